@@ -1,0 +1,255 @@
+"""Value coercions every reader needs: tolerant numbers, timestamps, content parts, metadata.
+
+Each raises ``BadValue`` with a user-readable reason; readers turn it into a `Rejection`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from llmaudit.ingest.records import Message
+
+EARLIEST_TS = datetime(2015, 1, 1, tzinfo=UTC)
+"""No LLM API log predates this; earlier dates are corrupt (epoch 0, wrong unit)."""
+MAX_TOKENS_PER_REQUEST = 50_000_000
+"""Far above any context window; a larger count is corrupt."""
+
+
+class BadValue(ValueError):
+    """A field holds a value that cannot be right; the message says which and why."""
+
+
+def get_path(obj: Any, *path: str | int) -> Any:
+    """Walk nested dicts/lists; None when any step is missing or of the wrong type."""
+    for key in path:
+        if isinstance(key, int):
+            if not isinstance(obj, list) or not -len(obj) <= key < len(obj):
+                return None
+            obj = obj[key]
+        else:
+            if not isinstance(obj, dict):
+                return None
+            obj = obj.get(key)
+        if obj is None:
+            return None
+    return obj
+
+
+def first(*values: Any) -> Any:
+    """The first value that is not None or an empty string."""
+    for value in values:
+        if value is not None and value != "":
+            return value
+    return None
+
+
+def to_int(value: Any, field: str, *, required: bool = False) -> int | None:
+    """A non-negative token count; accepts ints, integral floats and numeric strings."""
+    if value is None or value == "":
+        if required:
+            raise BadValue(f"missing {field}")
+        return None
+    if isinstance(value, bool):
+        raise BadValue(f"{field} is a boolean, not a count")
+    if isinstance(value, str):
+        try:
+            value = float(value.strip())
+        except ValueError:
+            raise BadValue(f"{field} is not a number: {value[:40]!r}") from None
+    if not isinstance(value, int | float):
+        raise BadValue(f"{field} has type {type(value).__name__}, expected a number")
+    if isinstance(value, float):
+        if not math.isfinite(value) or value != int(value):
+            raise BadValue(f"{field} is not a whole number: {value!r}")
+        value = int(value)
+    if value < 0:
+        raise BadValue(f"{field} is negative: {value}")
+    if value > MAX_TOKENS_PER_REQUEST:
+        raise BadValue(f"{field} is implausibly large: {value}")
+    return value
+
+
+def to_float(value: Any, field: str) -> float | None:
+    """A finite float (cost, latency, temperature) or None."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise BadValue(f"{field} is a boolean, not a number")
+    if isinstance(value, str):
+        try:
+            value = float(value.strip())
+        except ValueError:
+            raise BadValue(f"{field} is not a number: {value[:40]!r}") from None
+    if not isinstance(value, int | float) or not math.isfinite(value):
+        raise BadValue(f"{field} is not a finite number: {value!r}")
+    return float(value)
+
+
+def to_bool(value: Any) -> bool | None:
+    """Booleans as logged: true/false, 1/0, 'true'/'false', 'yes'/'no'."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float):
+        return bool(value)
+    text = str(value).strip().lower()
+    if text in ("true", "t", "1", "yes", "y"):
+        return True
+    if text in ("false", "f", "0", "no", "n", "none", "null"):
+        return False
+    return None
+
+
+def to_str(value: Any) -> str | None:
+    """A non-empty string or None (numbers become their text)."""
+    if value is None or isinstance(value, dict | list):
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _from_epoch(number: float) -> datetime:
+    magnitude = abs(number)
+    if magnitude >= 1e17:
+        seconds = number / 1e9
+    elif magnitude >= 1e14:
+        seconds = number / 1e6
+    elif magnitude >= 1e11:
+        seconds = number / 1e3
+    else:
+        seconds = number
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(seconds=seconds)
+
+
+def to_ts(value: Any, field: str = "timestamp", *, required: bool = False) -> datetime | None:
+    """A UTC timestamp from epoch s/ms/us/ns or ISO 8601 (with or without zone; naive = UTC)."""
+    if value is None or value == "":
+        if required:
+            raise BadValue(f"missing {field}")
+        return None
+    if isinstance(value, bool):
+        raise BadValue(f"{field} is a boolean")
+    try:
+        if isinstance(value, int | float):
+            ts = _from_epoch(float(value))
+        elif isinstance(value, str):
+            text = value.strip()
+            try:
+                ts = _from_epoch(float(text))
+            except ValueError:
+                iso = text.replace(" UTC", "+00:00").replace("Z", "+00:00")
+                if len(iso) > 10 and iso[10] == " ":
+                    iso = iso[:10] + "T" + iso[11:]
+                ts = datetime.fromisoformat(iso)
+                ts = ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
+        else:
+            raise BadValue(f"{field} has type {type(value).__name__}, expected a date")
+    except (ValueError, OverflowError, OSError):
+        raise BadValue(f"{field} is not a date: {str(value)[:40]!r}") from None
+    if ts < EARLIEST_TS:
+        raise BadValue(f"{field} {ts.date().isoformat()} is before 2015: impossible for an LLM API log")
+    if ts > datetime.now(UTC) + timedelta(days=2):
+        raise BadValue(f"{field} {ts.isoformat()} is in the future")
+    return ts
+
+
+def canonical_json(value: Any) -> str:
+    """Stable JSON text (sorted keys, no spaces) for schemas, arguments and hashing."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+NON_TEXT_PART_TYPES = {
+    "image_url": "image",
+    "input_image": "image",
+    "image": "image",
+    "input_audio": "audio",
+    "audio": "audio",
+    "file": "file",
+    "input_file": "file",
+    "document": "file",
+}
+
+
+def content_parts(role: str, content: Any) -> list[Message]:
+    """Split an OpenAI/Anthropic content value (string or list of parts) into messages.
+
+    Text parts of one message are joined; images, audio and files become placeholder
+    parts of their own kind so later stages can count them by the provider's rule.
+    """
+    if content is None:
+        return []
+    if isinstance(content, str):
+        return [Message(role=role, text=content)]
+    if isinstance(content, dict):
+        content = [content]
+    if not isinstance(content, list):
+        return [Message(role=role, text=str(content))]
+    out: list[Message] = []
+    texts: list[str] = []
+
+    def flush() -> None:
+        if texts:
+            out.append(Message(role=role, text="\n".join(texts)))
+            texts.clear()
+
+    for part in content:
+        if isinstance(part, str):
+            texts.append(part)
+            continue
+        if not isinstance(part, dict):
+            continue
+        ptype = part.get("type", "text")
+        if ptype in ("text", "input_text", "output_text") or (ptype is None and "text" in part):
+            text = part.get("text")
+            texts.append(text if isinstance(text, str) else canonical_json(text))
+        elif ptype in NON_TEXT_PART_TYPES:
+            flush()
+            out.append(Message(role=role, text=f"[{NON_TEXT_PART_TYPES[ptype]}]", kind=NON_TEXT_PART_TYPES[ptype]))
+        elif ptype == "tool_use":
+            flush()
+            call = f"{part.get('name', '')}({canonical_json(part.get('input', {}))})"
+            out.append(Message(role=role, text=call, kind="tool_call"))
+        elif ptype == "tool_result":
+            flush()
+            inner = part.get("content")
+            inner_text = "\n".join(m.text for m in content_parts("tool", inner)) if inner is not None else ""
+            out.append(Message(role="tool", text=inner_text, kind="tool_result"))
+        elif ptype in ("thinking", "redacted_thinking", "reasoning"):
+            flush()
+            text = part.get("thinking") or part.get("text") or part.get("data") or ""
+            out.append(Message(role=role, text=str(text), kind="thinking"))
+        else:
+            flush()
+            out.append(Message(role=role, text=canonical_json(part), kind="text"))
+    flush()
+    return out
+
+
+def flat_metadata(value: Any, prefix: str = "", out: dict[str, str] | None = None) -> dict[str, str]:
+    """Flatten nested metadata/tags into dotted string keys (lists of strings become `tag:<value>` keys)."""
+    out = {} if out is None else out
+    if isinstance(value, str) and prefix == "":
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return out
+    if isinstance(value, dict):
+        for key, item in value.items():
+            name = f"{prefix}.{key}" if prefix else str(key)
+            if isinstance(item, dict) and len(out) < 200:
+                flat_metadata(item, name, out)
+            elif isinstance(item, list):
+                for element in item[:20]:
+                    if isinstance(element, str):
+                        out[f"tag:{element}"] = "true"
+            elif item is not None and item != "":
+                out[name] = str(item)
+    elif isinstance(value, list):
+        for element in value[:50]:
+            if isinstance(element, str):
+                out[f"tag:{element}"] = "true"
+    return out

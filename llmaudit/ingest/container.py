@@ -1,0 +1,172 @@
+"""The container layer: JSONL, JSON documents and CSV turned into numbered records.
+
+Readers never see bytes: they get ``(line, dict)`` pairs. Undecodable lines become
+rejections here, with the reason, so every reader reconciles the same way.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+
+from llmaudit.errors import InputError
+from llmaudit.ingest.records import Rejection
+from llmaudit.ingest.source import SourceFile, iter_lines
+
+BOM = b"\xef\xbb\xbf"
+SAMPLE_RECORDS = 25
+JSON_LIST_KEYS = ("data", "observations", "items", "records", "results", "logs", "requests", "rows")
+MAX_DEPTH_MESSAGE = "JSON nested too deeply"
+
+csv.field_size_limit(sys.maxsize)
+
+_decoder = msgspec.json.Decoder()
+
+
+@dataclass
+class Sample:
+    """What sniffing sees of a file: its container kind and its first records."""
+
+    kind: str
+    """jsonl | json | csv"""
+    records: list[dict[str, Any]] = field(default_factory=list)
+    columns: list[str] = field(default_factory=list)
+    """CSV header names (stripped, as written)."""
+
+
+def _decode(raw: bytes) -> Any:
+    try:
+        return _decoder.decode(raw)
+    except msgspec.DecodeError as exc:
+        raise ValueError(f"invalid JSON: {exc}") from None
+    except RecursionError:
+        raise ValueError(MAX_DEPTH_MESSAGE) from None
+
+
+def detect_kind(head: bytes) -> str:
+    """Guess the container from the first bytes: jsonl, json or csv."""
+    text = head.removeprefix(BOM).lstrip()
+    if not text:
+        return "empty"
+    if text[:1] == b"[":
+        return "json"
+    if text[:1] == b"{":
+        first_line = text.split(b"\n", 1)[0].strip()
+        try:
+            value = _decode(first_line)
+        except ValueError:
+            return "json"
+        return "jsonl" if isinstance(value, dict) else "json"
+    return "csv"
+
+
+def _json_items(document: Any) -> list[Any]:
+    if isinstance(document, list):
+        return document
+    if isinstance(document, dict):
+        for key in JSON_LIST_KEYS:
+            value = document.get(key)
+            if isinstance(value, list) and (not value or isinstance(value[0], dict)) and len(document) <= 4:
+                return value
+        return [document]
+    return [document]
+
+
+def iter_records(source: SourceFile, kind: str) -> Iterator[tuple[int, dict[str, Any] | Rejection]]:
+    """Yield every record of the file as (line, dict) or (line, Rejection)."""
+    if kind == "jsonl":
+        yield from _iter_jsonl(source)
+    elif kind == "json":
+        yield from _iter_json_document(source)
+    elif kind == "csv":
+        yield from _iter_csv(source)
+    elif kind != "empty":
+        raise InputError(f"{source.name}: unknown container {kind!r}")
+
+
+def _iter_jsonl(source: SourceFile) -> Iterator[tuple[int, dict[str, Any] | Rejection]]:
+    for line_no, raw in iter_lines(source):
+        if line_no == 1:
+            raw = raw.removeprefix(BOM)
+        if not raw.strip():
+            continue
+        try:
+            value = _decode(raw)
+        except ValueError as exc:
+            yield line_no, Rejection(line_no, str(exc))
+            continue
+        if not isinstance(value, dict):
+            yield line_no, Rejection(line_no, f"expected a JSON object, got {type(value).__name__}")
+            continue
+        yield line_no, value
+
+
+def _iter_json_document(source: SourceFile) -> Iterator[tuple[int, dict[str, Any] | Rejection]]:
+    with source.open() as stream:
+        raw = stream.read().removeprefix(BOM)
+    try:
+        document = _decode(raw)
+    except ValueError as exc:
+        yield 1, Rejection(1, f"{exc} (the whole JSON document is unreadable)")
+        return
+    for index, item in enumerate(_json_items(document), start=1):
+        if isinstance(item, dict):
+            yield index, item
+        else:
+            yield index, Rejection(index, f"item {index}: expected a JSON object, got {type(item).__name__}")
+
+
+def _iter_csv(source: SourceFile) -> Iterator[tuple[int, dict[str, Any] | Rejection]]:
+    with source.open() as stream:
+        text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="replace", newline="")
+        reader = csv.reader(text)
+        try:
+            header = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield 1, Rejection(1, f"unreadable CSV header: {exc}")
+            return
+        columns = [name.strip() for name in header]
+        while True:
+            start = reader.line_num + 1
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                yield start, Rejection(start, f"malformed CSV: {exc}")
+                continue
+            if not row or all(not cell.strip() for cell in row):
+                continue
+            if "\x00" in "".join(row):
+                yield start, Rejection(start, "NUL byte in CSV row")
+                continue
+            if len(row) != len(columns):
+                yield start, Rejection(start, f"expected {len(columns)} CSV fields, found {len(row)}")
+                continue
+            yield start, dict(zip(columns, row, strict=True))
+
+
+def sample(source: SourceFile) -> Sample:
+    """Read the first records of a file for sniffing."""
+    head = source.head()
+    kind = detect_kind(head)
+    result = Sample(kind=kind)
+    if kind == "csv":
+        first = head.removeprefix(BOM).decode("utf-8", errors="replace").splitlines()[:1]
+        result.columns = [c.strip() for c in next(csv.reader(first), [])]
+    if kind == "empty":
+        return result
+    for _, record in iter_records(source, kind):
+        if isinstance(record, dict):
+            result.records.append(record)
+        if len(result.records) >= SAMPLE_RECORDS:
+            break
+    return result

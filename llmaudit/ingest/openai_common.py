@@ -1,0 +1,124 @@
+"""OpenAI Chat Completions request and response bodies into a `RequestRecord`.
+
+Shared by the chat, batch and proxy readers: every proxy that speaks "OpenAI format" logs
+these two bodies, so their semantics live in one place.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from llmaudit.ingest.coerce import (
+    BadValue,
+    canonical_json,
+    content_parts,
+    first,
+    flat_metadata,
+    get_path,
+    to_bool,
+    to_float,
+    to_int,
+    to_str,
+    to_ts,
+)
+from llmaudit.ingest.records import Message, RequestRecord
+
+
+def chat_messages(messages: Any) -> list[Message]:
+    """Chat `messages[]` into ordered input parts (tool calls of assistant turns included)."""
+    if messages is None:
+        return []
+    if not isinstance(messages, list):
+        raise BadValue(f"messages has type {type(messages).__name__}, expected a list")
+    out: list[Message] = []
+    for item in messages:
+        if not isinstance(item, dict):
+            raise BadValue("a message is not an object")
+        role = str(item.get("role") or "user").lower()
+        parts = content_parts(role, item.get("content"))
+        if role == "tool":
+            parts = [Message(role="tool", text=p.text, kind="tool_result" if p.kind == "text" else p.kind) for p in parts]
+            if not parts:
+                parts = [Message(role="tool", text="", kind="tool_result")]
+        out.extend(parts)
+        for call in item.get("tool_calls") or []:
+            if isinstance(call, dict):
+                fn = call.get("function") or {}
+                text = f"{fn.get('name', '')}({fn.get('arguments', '')})" if isinstance(fn, dict) else canonical_json(call)
+                out.append(Message(role=role, text=text, kind="tool_call"))
+        legacy = item.get("function_call")
+        if isinstance(legacy, dict):
+            out.append(Message(role=role, text=f"{legacy.get('name', '')}({legacy.get('arguments', '')})", kind="tool_call"))
+    return out
+
+
+def tool_schemas(tools: Any) -> list[str]:
+    """`tools[]` (or legacy `functions[]`) as canonical JSON, one text per tool."""
+    if not isinstance(tools, list):
+        return []
+    return [canonical_json(tool) for tool in tools if isinstance(tool, dict)]
+
+
+def apply_chat_request(record: RequestRecord, body: Any) -> None:
+    """Fill a record's prompt and parameters from a Chat Completions request body."""
+    if not isinstance(body, dict):
+        raise BadValue("request body is not an object")
+    record.model = record.model or to_str(body.get("model"))
+    record.messages = chat_messages(body.get("messages"))
+    record.tools = tool_schemas(body.get("tools") or body.get("functions"))
+    record.temperature = to_float(body.get("temperature"), "temperature")
+    record.top_p = to_float(body.get("top_p"), "top_p")
+    record.max_tokens = to_int(first(body.get("max_completion_tokens"), body.get("max_tokens")), "max_tokens")
+    record.seed = to_int(body.get("seed"), "seed")
+    stream = to_bool(body.get("stream"))
+    record.stream = stream if stream is not None else record.stream
+    record.user_id = record.user_id or to_str(body.get("user")) or to_str(body.get("safety_identifier"))
+    if isinstance(body.get("metadata"), dict):
+        record.metadata.update(flat_metadata(body["metadata"]))
+    record.service_tier = record.service_tier or to_str(body.get("service_tier"))
+
+
+def apply_chat_usage(record: RequestRecord, usage: Any) -> None:
+    """Fill token counts from an OpenAI `usage` object (cached and reasoning are subsets)."""
+    if not isinstance(usage, dict):
+        raise BadValue("usage is missing or not an object")
+    prompt = to_int(first(usage.get("prompt_tokens"), usage.get("input_tokens")), "prompt_tokens", required=True)
+    completion = to_int(first(usage.get("completion_tokens"), usage.get("output_tokens")), "completion_tokens")
+    details = first(usage.get("prompt_tokens_details"), usage.get("input_tokens_details")) or {}
+    out_details = first(usage.get("completion_tokens_details"), usage.get("output_tokens_details")) or {}
+    cached = to_int(get_path(details, "cached_tokens"), "cached_tokens") or 0
+    written = to_int(first(get_path(details, "cache_write_tokens"), usage.get("cache_write_tokens")), "cache_write_tokens") or 0
+    reasoning = to_int(get_path(out_details, "reasoning_tokens"), "reasoning_tokens") or 0
+    assert prompt is not None
+    if cached + written > prompt:
+        raise BadValue(f"cached_tokens {cached} exceed prompt_tokens {prompt}")
+    if completion is not None and reasoning > completion:
+        raise BadValue(f"reasoning_tokens {reasoning} exceed completion_tokens {completion}")
+    record.input_tokens = prompt
+    record.cache_read_tokens = cached
+    record.cache_write_tokens = written
+    record.output_tokens = completion if completion is not None else 0
+    record.reasoning_tokens = reasoning
+
+
+def apply_chat_response(record: RequestRecord, body: Any) -> None:
+    """Fill id, model, time, output, finish reason, tier and usage from a chat.completion body."""
+    if not isinstance(body, dict):
+        raise BadValue("response body is not an object")
+    record.request_id = record.request_id or to_str(body.get("id"))
+    record.model = to_str(body.get("model")) or record.model
+    created = to_ts(body.get("created"), "created")
+    record.ts = record.ts or created
+    choices = body.get("choices")
+    if isinstance(choices, list) and choices and isinstance(choices[0], dict):
+        choice = choices[0]
+        record.finish_reason = to_str(choice.get("finish_reason"))
+        message = choice.get("message") or choice.get("delta") or {}
+        if isinstance(message, dict):
+            texts = [m.text for m in content_parts("assistant", message.get("content"))]
+            for call in message.get("tool_calls") or []:
+                if isinstance(call, dict) and isinstance(call.get("function"), dict):
+                    texts.append(f"{call['function'].get('name', '')}({call['function'].get('arguments', '')})")
+            record.output_text = "\n".join(texts) if texts else None
+    record.service_tier = to_str(body.get("service_tier")) or record.service_tier
+    apply_chat_usage(record, body.get("usage"))

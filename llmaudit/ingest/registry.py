@@ -1,0 +1,48 @@
+"""Every built-in log format, registered the way a third-party format would be, and detection."""
+
+from __future__ import annotations
+
+from llmaudit.errors import InputError
+from llmaudit.ingest.container import Sample, sample
+from llmaudit.ingest.interface import Reader
+from llmaudit.ingest.openai_batch import OpenAIBatchReader
+from llmaudit.ingest.source import SourceFile
+
+# One line per format; keep alphabetical by module.
+READER_CLASSES: list[type[Reader]] = [
+    OpenAIBatchReader,
+]
+
+MIN_CONFIDENCE = 30
+
+
+def readers() -> dict[str, Reader]:
+    """All registered readers by name."""
+    return {cls.name: cls() for cls in READER_CLASSES}
+
+
+def register(cls: type[Reader]) -> type[Reader]:
+    """Add a reader (usable as a decorator by plugins)."""
+    if cls not in READER_CLASSES:
+        READER_CLASSES.append(cls)
+    return cls
+
+
+def detect(source: SourceFile, candidates: dict[str, Reader] | None = None) -> tuple[Reader, Sample]:
+    """The reader whose `sniff` is most confident for this file; InputError naming the formats tried."""
+    candidates = candidates or readers()
+    found = sample(source)
+    if found.kind == "empty":
+        raise InputError(f"{source.name}: the file is empty")
+    scored = sorted(
+        ((reader.sniff(found), name) for name, reader in candidates.items() if found.kind in reader.containers),
+        reverse=True,
+    )
+    if not scored or scored[0][0] < MIN_CONFIDENCE:
+        tried = ", ".join(sorted(candidates))
+        what = f"{found.kind.upper()} with columns {', '.join(found.columns[:8])}" if found.kind == "csv" else found.kind.upper()
+        raise InputError(
+            f"{source.name}: cannot detect the log format ({what}). Formats tried: {tried}. "
+            "Use --format NAME, or --format generic with --map for other logs."
+        )
+    return candidates[scored[0][1]], found
