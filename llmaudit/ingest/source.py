@@ -28,6 +28,8 @@ class SourceFile:
 
     name: str
     path: Path
+    explicit: bool = True
+    """Named on the command line (an undetectable format is an error) rather than found in a directory."""
 
     def open(self) -> BinaryIO:
         """Open the file decompressed, whatever its extension says."""
@@ -71,11 +73,11 @@ def expand_inputs(specs: list[str]) -> list[SourceFile]:
     files: list[SourceFile] = []
     seen: set[Path] = set()
 
-    def add(path: Path, name: str) -> None:
+    def add(path: Path, name: str, explicit: bool = True) -> None:
         resolved = path.resolve()
         if resolved not in seen:
             seen.add(resolved)
-            files.append(SourceFile(name=name, path=path))
+            files.append(SourceFile(name=name, path=path, explicit=explicit))
 
     for spec in specs:
         if spec == "-":
@@ -87,7 +89,7 @@ def expand_inputs(specs: list[str]) -> list[SourceFile]:
             if not found:
                 raise InputError(f"{spec}: directory contains no files")
             for p in found:
-                add(p, str(p))
+                add(p, str(p), explicit=False)
         elif path.is_file():
             add(path, spec)
         elif glob.has_magic(spec):

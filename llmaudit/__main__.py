@@ -1,0 +1,5 @@
+"""python -m llmaudit."""
+
+from llmaudit.cli import main
+
+main()

@@ -1,0 +1,79 @@
+"""The orchestrator: ingest -> store -> pricing -> breakdowns -> AuditResult."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import polars as pl
+
+from llmaudit import breakdown as bd
+from llmaudit.config import AuditConfig
+from llmaudit.errors import InputError, StrictModeError
+from llmaudit.ingest.pipeline import IngestReport, ingest_files
+from llmaudit.ingest.reader_choice import forced_reader
+from llmaudit.ingest.source import expand_inputs
+from llmaudit.pricing import PriceResolver, compute_costs, load_price_overrides, pricing_report
+from llmaudit.result import SCHEMA_VERSION, AuditResult, IngestSummary
+from llmaudit.store import Store
+from llmaudit.table import TableBuilder, empty_requests
+
+Progress = Callable[[str, int], None]
+
+
+def run_audit(config: AuditConfig, on_progress: Progress | None = None) -> AuditResult:
+    """Run the whole audit described by ``config`` and return its frozen result."""
+    overrides = load_price_overrides(config.prices_file) if config.prices_file else {}
+    store = Store(config.db_path)
+    try:
+        requests, report = _ingest(config, store, on_progress)
+    finally:
+        store.close()
+    if config.strict and report.rejected:
+        raise StrictModeError(f"--strict: {report.rejected} record(s) rejected (first: {_first_reject(report)})")
+    resolver = PriceResolver(overrides)
+    priced = compute_costs(requests, resolver, config.as_of)
+    window = bd.window_of(priced)
+    return AuditResult(
+        schema_version=SCHEMA_VERSION,
+        generated_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        window=window,
+        ingest=IngestSummary(
+            report.records_read, report.requests, report.duplicates, report.rejected, report.skipped,
+            report.rejects, dict(sorted(report.skipped_reasons.items())), report.files, report.unrecognised_files,
+        ),
+        summary=bd.summary_of(priced, window),
+        by_model=bd.breakdown(priced, pl.col("model"), detail=["price_model", "price_provider"]),
+        by_feature=bd.breakdown(priced, pl.col("feature")),
+        by_user=bd.breakdown(priced, pl.col("user_id"), limit=config.top_n),
+        by_day=bd.breakdown(priced, pl.col("ts").dt.date(), chronological=True),
+        by_team=bd.breakdown(priced, pl.col("team")),
+        pricing=pricing_report(priced, resolver, config.as_of),
+        store_path=str(config.db_path) if config.db_path else None,
+    )
+
+
+def _ingest(config: AuditConfig, store: Store, on_progress: Progress | None) -> tuple[pl.DataFrame, IngestReport]:
+    """Read the inputs into the store; with no inputs, analyse what the store already holds."""
+    if not config.inputs:
+        if config.db_path is None or not Path(config.db_path).exists():
+            raise InputError("no input files given, and no existing --db store to analyse")
+        stored = store.requests()
+        if stored.height == 0:
+            raise InputError(f"{config.db_path}: the store holds no requests")
+        report = IngestReport(records_read=stored.height, requests=stored.height)
+        return stored, report
+    builder = TableBuilder(config.feature_keys, config.user_keys, config.team_keys)
+    files = expand_inputs(list(config.inputs))
+    report = ingest_files(files, builder, forced_reader(config), on_progress)
+    requests = builder.requests_frame() if report.requests else empty_requests()
+    store.write(requests, builder.messages_frame(), builder.texts_frame())
+    return requests, report
+
+
+def _first_reject(report: IngestReport) -> str:
+    if not report.rejects:
+        return "?"
+    first = report.rejects[0]
+    return f"{first.file}:{first.line}: {first.reason}"

@@ -1,0 +1,214 @@
+"""Ingestion: files -> detected readers -> canonical table, with every record accounted for.
+
+Reconciliation: ``records_read = requests + duplicates + rejected``. Lines that are valid
+but are not API calls (a transcript's user turns) are counted apart as ``skipped``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from llmaudit.errors import InputError
+from llmaudit.ingest.container import iter_records
+from llmaudit.ingest.interface import Reader
+from llmaudit.ingest.records import Rejection, RequestRecord, Skipped
+from llmaudit.ingest.registry import detect, readers
+from llmaudit.ingest.source import SourceFile
+from llmaudit.table import TableBuilder
+
+MAX_LISTED_REJECTS = 1000
+
+
+@dataclass(frozen=True)
+class RejectedRecord:
+    """A record that was not analysed, and why."""
+
+    file: str
+    line: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class FileSummary:
+    """What one input file contributed."""
+
+    file: str
+    format: str
+    records: int
+    requests: int
+    rejected: int
+    skipped: int
+
+
+@dataclass
+class IngestReport:
+    """The reconciliation of one run's inputs."""
+
+    records_read: int = 0
+    requests: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    skipped: int = 0
+    rejects: list[RejectedRecord] = field(default_factory=list)
+    skipped_reasons: Counter[str] = field(default_factory=Counter)
+    files: list[FileSummary] = field(default_factory=list)
+    unrecognised_files: list[RejectedRecord] = field(default_factory=list)
+    """Files found in a directory whose format could not be detected (named files are an error instead)."""
+
+    def reject(self, file: str, line: int, reason: str) -> None:
+        """Count a rejection; keep the first MAX_LISTED_REJECTS for the report."""
+        self.rejected += 1
+        if len(self.rejects) < MAX_LISTED_REJECTS:
+            self.rejects.append(RejectedRecord(file, line, reason))
+
+    @property
+    def balanced(self) -> bool:
+        """True when every record read is analysed, a duplicate or rejected."""
+        return self.records_read == self.requests + self.duplicates + self.rejected
+
+
+Observer = Callable[[str, int], None]
+"""Progress callback: (file name, bytes or records advanced)."""
+
+
+@dataclass
+class _PendingJoin:
+    """One half of a request logged in two places (batch input / output), waiting for the other."""
+
+    record: RequestRecord
+    source_format: str
+    source_file: str
+
+
+def _merge_halves(partial: RequestRecord, full: RequestRecord) -> RequestRecord:
+    """Complete an output record with the prompt and parameters of its input half."""
+    full.messages = partial.messages
+    full.tools = partial.tools
+    for name in ("temperature", "max_tokens", "seed", "top_p", "user_id", "feature", "team", "session_id"):
+        if getattr(full, name) is None:
+            setattr(full, name, getattr(partial, name))
+    full.metadata = {**partial.metadata, **full.metadata}
+    full.endpoint = full.endpoint or partial.endpoint
+    if full.model is None:
+        full.model = partial.model
+    return full
+
+
+@dataclass
+class Ingestor:
+    """Reads files into a TableBuilder, joining split requests and counting everything."""
+
+    builder: TableBuilder
+    forced_reader: Reader | None = None
+    on_progress: Observer | None = None
+    report: IngestReport = field(default_factory=IngestReport)
+    _partials: dict[str, _PendingJoin] = field(default_factory=dict)
+    _fulls: dict[str, _PendingJoin] = field(default_factory=dict)
+
+    def read_file(self, source: SourceFile) -> None:
+        """Detect the file's format and ingest every record of it."""
+        if self.forced_reader is not None:
+            from llmaudit.ingest.container import sample
+
+            reader, found = self.forced_reader, sample(source)
+        else:
+            try:
+                reader, found = detect(source, readers())
+            except InputError as exc:
+                if source.explicit:
+                    raise
+                self.report.unrecognised_files.append(RejectedRecord(source.name, 0, str(exc)))
+                return
+        counts: Counter[str] = Counter()
+        for item in reader.parse(self._records(source, found.kind, counts)):
+            self._accept(item, reader.name, source.name, counts)
+        self.report.files.append(
+            FileSummary(source.name, reader.name, counts["read"], counts["requests"], counts["rejected"], counts["skipped"])
+        )
+
+    def _records(self, source: SourceFile, kind: str, counts: Counter[str]) -> Iterator[tuple[int, dict[str, Any]]]:
+        """Numbered dict records; container-level failures are rejected here."""
+        for line, record in iter_records(source, kind):
+            if isinstance(record, Rejection):
+                counts["read"] += 1
+                counts["rejected"] += 1
+                self.report.records_read += 1
+                self.report.reject(source.name, record.line, record.reason)
+                continue
+            if self.on_progress is not None and line % 2000 == 0:
+                self.on_progress(source.name, line)
+            yield line, record
+
+    def _accept(self, item: object, fmt: str, file: str, counts: Counter[str]) -> None:
+        if isinstance(item, Skipped):
+            self.report.skipped += 1
+            counts["skipped"] += 1
+            self.report.skipped_reasons[item.reason.split(" (")[0]] += 1
+            return
+        self.report.records_read += 1
+        counts["read"] += 1
+        if isinstance(item, Rejection):
+            counts["rejected"] += 1
+            self.report.reject(file, item.line, item.reason)
+            return
+        if not isinstance(item, RequestRecord):
+            self.report.reject(file, 0, f"reader {fmt} produced {type(item).__name__}")
+            return
+        if item.join_key is not None:
+            self._join(item, fmt, file, counts)
+            return
+        self._add(item, fmt, file, counts)
+
+    def _add(self, record: RequestRecord, fmt: str, file: str, counts: Counter[str]) -> None:
+        if self.builder.add(record, fmt, file):
+            self.report.requests += 1
+            counts["requests"] += 1
+        else:
+            self.report.duplicates += 1
+
+    def _join(self, record: RequestRecord, fmt: str, file: str, counts: Counter[str]) -> None:
+        key = record.join_key
+        assert key is not None
+        half = _PendingJoin(record, fmt, file)
+        mine, other = (self._partials, self._fulls) if record.is_partial else (self._fulls, self._partials)
+        waiting = other.pop(key, None)
+        if waiting is None:
+            if key in mine:
+                # The same half twice (a file given twice, overlapping downloads): a duplicate.
+                self.report.duplicates += 1
+            else:
+                mine[key] = half
+            return
+        # The second half of a pair is merged into the request: counted as a duplicate record.
+        self.report.duplicates += 1
+        partial, full = (half, waiting) if record.is_partial else (waiting, half)
+        self._add(_merge_halves(partial.record, full.record), full.source_format, full.source_file, counts)
+
+    def finish(self) -> IngestReport:
+        """Flush unjoined halves: outputs alone are requests, inputs alone are rejected."""
+        for pending in self._fulls.values():
+            self._add(pending.record, pending.source_format, pending.source_file, Counter())
+        for pending in self._partials.values():
+            self.report.reject(
+                pending.source_file, pending.record.source_line,
+                "batch input line with no matching output line (not executed, or its output file was not given)",
+            )
+        self._fulls.clear()
+        self._partials.clear()
+        return self.report
+
+
+def ingest_files(
+    files: list[SourceFile], builder: TableBuilder, forced_reader: Reader | None = None,
+    on_progress: Observer | None = None,
+) -> IngestReport:
+    """Ingest every file into the builder; InputError for a file whose format cannot be detected."""
+    if not files:
+        raise InputError("no input files")
+    ingestor = Ingestor(builder, forced_reader, on_progress)
+    for source in files:
+        ingestor.read_file(source)
+    return ingestor.finish()

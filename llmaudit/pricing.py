@@ -1,0 +1,438 @@
+"""Prices every request: one genai-prices lookup per unique (provider, model, day, mode), then columns.
+
+Modes: ``standard``, ``batch`` (batch API and flex: the provider's batch discount, which
+genai-prices lacks for most dates, applied here) and ``priority`` (genai-prices' priority
+variant when it has one). Long-context tiers apply to the whole request when its total
+input crosses the threshold, as the providers bill them.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import genai_prices
+import polars as pl
+from genai_prices import data_snapshot
+from genai_prices.types import ModelPrice, TieredPrices
+
+from llmaudit import provider_rules
+from llmaudit.errors import ConfigError
+
+PRICE_FIELDS = ("input", "cache_read", "cache_write", "cache_write_1h", "output", "reasoning")
+MAX_TIERS = 2
+DISAGREEMENT_RATIO = 0.01
+MAX_LISTED_DISAGREEMENTS = 50
+
+
+@dataclass(frozen=True)
+class UnitPrices:
+    """USD per million tokens for each token kind."""
+
+    input: float
+    cache_read: float
+    cache_write: float
+    cache_write_1h: float
+    output: float
+    reasoning: float
+
+    def scaled(self, factor: float, *, cache_read: float | None = None) -> UnitPrices:
+        """Every price times ``factor`` (batch), optionally with a cache-read price of its own."""
+        return UnitPrices(
+            input=self.input * factor,
+            cache_read=self.cache_read * factor if cache_read is None else cache_read,
+            cache_write=self.cache_write * factor,
+            cache_write_1h=self.cache_write_1h * factor,
+            output=self.output * factor,
+            reasoning=self.reasoning * factor,
+        )
+
+
+@dataclass(frozen=True)
+class ResolvedPrice:
+    """The prices that apply to one (provider, model, day, mode)."""
+
+    price_model: str
+    price_provider: str
+    source: str
+    base: UnitPrices
+    tiers: tuple[tuple[int, UnitPrices], ...] = ()
+    """(threshold on total input tokens, prices for the whole request above it)."""
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class PriceOverride:
+    """A user price for a model (negotiated rate, self-hosted model)."""
+
+    model: str
+    provider: str
+    input_mtok: float
+    output_mtok: float
+    cache_read_mtok: float | None = None
+    cache_write_mtok: float | None = None
+    cache_write_1h_mtok: float | None = None
+
+
+def load_price_overrides(path: Path) -> dict[str, PriceOverride]:
+    """Read a TOML or JSON price file: ``[models."name"] input_mtok = .., output_mtok = ..``."""
+    try:
+        raw_text = path.read_text(encoding="utf-8")
+        data = tomllib.loads(raw_text) if path.suffix.lower() == ".toml" else json.loads(raw_text)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{path}: cannot read price file: {exc}") from exc
+    models = data.get("models", data) if isinstance(data, dict) else None
+    if not isinstance(models, dict) or not models:
+        raise ConfigError(f"{path}: expected a 'models' table mapping model names to prices")
+    overrides: dict[str, PriceOverride] = {}
+    for name, entry in models.items():
+        if not isinstance(entry, dict):
+            raise ConfigError(f"{path}: models.{name} must be a table of prices")
+        try:
+            override = PriceOverride(
+                model=str(name),
+                provider=str(entry.get("provider", "custom")),
+                input_mtok=float(entry["input_mtok"]),
+                output_mtok=float(entry["output_mtok"]),
+                cache_read_mtok=_opt_float(entry.get("cache_read_mtok")),
+                cache_write_mtok=_opt_float(entry.get("cache_write_mtok")),
+                cache_write_1h_mtok=_opt_float(entry.get("cache_write_1h_mtok")),
+            )
+        except KeyError as exc:
+            raise ConfigError(f"{path}: models.{name} lacks {exc.args[0]}") from None
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"{path}: models.{name} has a non-numeric price: {exc}") from None
+        if min(override.input_mtok, override.output_mtok) < 0:
+            raise ConfigError(f"{path}: models.{name} has a negative price")
+        overrides[str(name).lower()] = override
+    return overrides
+
+
+def _opt_float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def _base_and_tiers(value: Any) -> tuple[float | None, list[tuple[int, float]]]:
+    if value is None:
+        return None, []
+    if isinstance(value, TieredPrices):
+        return float(value.base), [(tier.start, float(tier.price)) for tier in value.tiers]
+    if isinstance(value, Decimal | int | float):
+        return float(value), []
+    return None, []
+
+
+def _unit_prices(model_price: ModelPrice, provider: str, tier_index: int | None) -> UnitPrices | None:
+    """Unit prices from a genai-prices ModelPrice, at its base rate or one of its tiers."""
+
+    def pick(key: str) -> float | None:
+        base, tiers = _base_and_tiers(getattr(model_price, key, None))
+        if base is None:
+            return None
+        if tier_index is None or tier_index >= len(tiers):
+            return base
+        return tiers[tier_index][1]
+
+    input_price = pick("input_mtok")
+    output_price = pick("output_mtok")
+    if input_price is None or output_price is None:
+        return None
+    anthropic = provider in ("anthropic", "aws")
+    cache_read = pick("cache_read_mtok")
+    cache_write = pick("cache_write_mtok")
+    cache_write_1h = pick("cache_write_1h_mtok")
+    if cache_read is None:
+        cache_read = input_price * provider_rules.ANTHROPIC_CACHE_READ if anthropic else input_price
+    if cache_write is None:
+        cache_write = input_price * provider_rules.ANTHROPIC_CACHE_WRITE_5M if anthropic else input_price
+    if cache_write_1h is None:
+        cache_write_1h = input_price * provider_rules.ANTHROPIC_CACHE_WRITE_1H if anthropic else cache_write
+    reasoning = pick("output_reasoning_mtok")
+    return UnitPrices(input_price, cache_read, cache_write, cache_write_1h, output_price,
+                      output_price if reasoning is None else reasoning)
+
+
+def _thresholds(model_price: ModelPrice) -> list[int]:
+    _, tiers = _base_and_tiers(getattr(model_price, "input_mtok", None))
+    return [start for start, _ in tiers][:MAX_TIERS]
+
+
+def _lookup_candidates(provider: str | None, model: str) -> list[tuple[str | None, str]]:
+    """Ways to ask genai-prices for a logged model id, most specific first."""
+    name = model.strip()
+    out: list[tuple[str | None, str]] = [(provider, name)]
+    if "/" in name:
+        prefix, rest = name.split("/", 1)
+        out += [(prefix, rest), (provider, rest), (None, rest)]
+        if "/" in rest:
+            out.append((None, rest.rsplit("/", 1)[-1]))
+    bedrock = name.rsplit("/", 1)[-1]
+    if bedrock.count(".") >= 1 and ("anthropic." in bedrock or "amazon." in bedrock or "meta." in bedrock):
+        out.append(("aws", bedrock))
+        stripped = bedrock.split(".", 2)[-1] if bedrock.split(".")[0] in ("us", "eu", "apac", "global") else bedrock.split(".", 1)[-1]
+        stripped = stripped.split(":")[0]
+        for suffix in ("-v1", "-v2"):
+            stripped = stripped.removesuffix(suffix)
+        out.append((None, stripped))
+    out.append((None, name))
+    seen: list[tuple[str | None, str]] = []
+    for item in out:
+        if item not in seen:
+            seen.append(item)
+    return seen
+
+
+@dataclass
+class PriceResolver:
+    """Resolves (provider, model, day, mode) to prices, once each."""
+
+    overrides: dict[str, PriceOverride] = field(default_factory=dict)
+    cache: dict[tuple[str | None, str, date, str], ResolvedPrice | None] = field(default_factory=dict)
+
+    def resolve(self, provider: str | None, model: str, day: date, mode: str) -> ResolvedPrice | None:
+        """Prices for one key, or None when the model is unknown to genai-prices and the overrides."""
+        key = (provider, model, day, mode)
+        if key not in self.cache:
+            self.cache[key] = self._resolve(provider, model, day, mode)
+        return self.cache[key]
+
+    def _resolve(self, provider: str | None, model: str, day: date, mode: str) -> ResolvedPrice | None:
+        override = self.overrides.get(model.lower()) or self.overrides.get(model.lower().rsplit("/", 1)[-1])
+        if override is not None:
+            cache_write = override.input_mtok if override.cache_write_mtok is None else override.cache_write_mtok
+            base = UnitPrices(
+                input=override.input_mtok,
+                cache_read=override.input_mtok if override.cache_read_mtok is None else override.cache_read_mtok,
+                cache_write=cache_write,
+                cache_write_1h=cache_write if override.cache_write_1h_mtok is None else override.cache_write_1h_mtok,
+                output=override.output_mtok,
+                reasoning=override.output_mtok,
+            )
+            return ResolvedPrice(override.model, override.provider, "override", base)
+        found = self._find(provider, model)
+        if found is None:
+            return None
+        gp_provider, model_info = found
+        when = datetime(day.year, day.month, day.day, 12, tzinfo=UTC)
+        standard = model_info.get_prices(when)
+        context = {"processing": "batch"} if mode == "batch" else ({"service_tier": "priority"} if mode == "priority" else None)
+        variant = model_info.get_prices(when, context) if context else standard
+        has_variant = context is not None and variant != standard
+        prices = variant if has_variant else standard
+        thresholds = _thresholds(prices)
+        base = _unit_prices(prices, gp_provider.id, None)
+        if base is None:
+            return None
+        tiers = tuple(
+            (start, tier_prices)
+            for index, start in enumerate(thresholds)
+            if (tier_prices := _unit_prices(prices, gp_provider.id, index)) is not None
+        )
+        note = None
+        if mode == "batch" and not has_variant:
+            base, tiers = self._batch(gp_provider.id, model_info.id, base, tiers)
+        elif mode == "priority" and not has_variant:
+            note = "priority tier priced at standard rates: genai-prices has no priority price for this model and date"
+        source = f"genai-prices {genai_prices.__version__}"
+        return ResolvedPrice(model_info.id, gp_provider.id, source, base, tiers, note)
+
+    @staticmethod
+    def _batch(
+        provider: str, model_id: str, base: UnitPrices, tiers: tuple[tuple[int, UnitPrices], ...]
+    ) -> tuple[UnitPrices, tuple[tuple[int, UnitPrices], ...]]:
+        factor = provider_rules.BATCH_DISCOUNT.get(provider, 0.5)
+
+        def apply(prices: UnitPrices) -> UnitPrices:
+            if provider in ("openai", "azure") and not provider_rules.openai_batch_cache_read_is_discounted(model_id):
+                # Pre-GPT-5 batch: cached input gets no cache discount, it is billed at the batch input rate.
+                return prices.scaled(factor, cache_read=prices.input * factor)
+            return prices.scaled(factor)
+
+        return apply(base), tuple((start, apply(p)) for start, p in tiers)
+
+    @staticmethod
+    def _find(provider: str | None, model: str) -> tuple[Any, Any] | None:
+        snapshot = data_snapshot.get_snapshot()
+        for provider_id, ref in _lookup_candidates(provider, model):
+            try:
+                return snapshot.find_provider_model(ref, None, provider_id, None)
+            except LookupError:
+                continue
+        return None
+
+
+def price_mode(is_batch: pl.Expr, service_tier: pl.Expr) -> pl.Expr:
+    """standard | batch | priority, from the batch flag and the tier that served the request."""
+    tier = service_tier.str.to_lowercase()
+    return (
+        pl.when(is_batch | tier.is_in(list(provider_rules.FLEX_TIERS)) | (tier == "batch"))
+        .then(pl.lit("batch"))
+        .when(tier == "priority")
+        .then(pl.lit("priority"))
+        .otherwise(pl.lit("standard"))
+    )
+
+
+@dataclass(frozen=True)
+class UnknownModel:
+    """A model no price was found for: never counted as $0 silently."""
+
+    model: str
+    provider: str | None
+    requests: int
+    input_tokens: int
+    output_tokens: int
+    reported_cost_usd: float | None
+
+
+@dataclass(frozen=True)
+class CostDisagreement:
+    """A request whose logged cost differs from the computed one by more than 1%."""
+
+    request_id: str
+    file: str
+    line: int
+    model: str | None
+    reported_usd: float
+    computed_usd: float
+
+
+@dataclass(frozen=True)
+class PricingReport:
+    """How the run was priced, and where prices are missing or disagree with the logs."""
+
+    source: str
+    version: str
+    rules_version: str
+    as_of: str | None
+    unknown_models: list[UnknownModel]
+    notes: list[str]
+    reported_cost_usd: float | None
+    computed_cost_usd: float | None
+    compared_requests: int
+    disagreements: int
+    disagreement_examples: list[CostDisagreement]
+
+
+def _price_table(resolver: PriceResolver, keys: pl.DataFrame) -> pl.DataFrame:
+    rows: list[dict[str, Any]] = []
+    for provider, model, day, mode in keys.iter_rows():
+        resolved = resolver.resolve(provider, model, day, mode) if model else None
+        row: dict[str, Any] = {"provider": provider, "model": model, "price_day": day, "price_mode": mode}
+        if resolved is not None:
+            row.update(price_model=resolved.price_model, price_provider=resolved.price_provider,
+                       price_source=resolved.source, price_note=resolved.note)
+            for name in PRICE_FIELDS:
+                row[f"p_{name}"] = getattr(resolved.base, name)
+            for index in range(MAX_TIERS):
+                tier = resolved.tiers[index] if index < len(resolved.tiers) else None
+                row[f"t{index}_start"] = tier[0] if tier else None
+                for name in PRICE_FIELDS:
+                    row[f"t{index}_{name}"] = getattr(tier[1], name) if tier else None
+        rows.append(row)
+    schema: dict[str, Any] = {
+        "provider": pl.String, "model": pl.String, "price_day": pl.Date, "price_mode": pl.String,
+        "price_model": pl.String, "price_provider": pl.String, "price_source": pl.String, "price_note": pl.String,
+        **{f"p_{name}": pl.Float64 for name in PRICE_FIELDS},
+    }
+    for index in range(MAX_TIERS):
+        schema[f"t{index}_start"] = pl.Int64
+        schema.update({f"t{index}_{name}": pl.Float64 for name in PRICE_FIELDS})
+    return pl.DataFrame(rows, schema=schema)
+
+
+def _tiered(name: str) -> pl.Expr:
+    """The applicable price of one kind: the highest tier whose threshold total input exceeds."""
+    expr = pl.col(f"p_{name}")
+    for index in range(MAX_TIERS):
+        expr = pl.when(pl.col(f"t{index}_start").is_not_null() & (pl.col("input_tokens") > pl.col(f"t{index}_start"))) \
+            .then(pl.col(f"t{index}_{name}")).otherwise(expr)
+    return expr
+
+
+def compute_costs(requests: pl.DataFrame, resolver: PriceResolver, as_of: date | None) -> pl.DataFrame:
+    """Add price_model, price_provider and cost columns (cost_usd null when unpriced)."""
+    fallback_day = as_of or _latest_day(requests)
+    keyed = requests.with_columns(
+        price_day=pl.lit(as_of, dtype=pl.Date) if as_of else pl.col("ts").dt.date().fill_null(fallback_day),
+        price_mode=price_mode(pl.col("is_batch"), pl.col("service_tier").fill_null("")),
+    )
+    keys = keyed.select("provider", "model", "price_day", "price_mode").unique(maintain_order=True)
+    prices = _price_table(resolver, keys)
+    joined = keyed.join(prices, on=["provider", "model", "price_day", "price_mode"], how="left", nulls_equal=True)
+    uncached = pl.col("input_tokens") - pl.col("cache_read_tokens") - pl.col("cache_write_tokens")
+    write_5m = pl.col("cache_write_tokens") - pl.col("cache_write_1h_tokens")
+    visible_output = pl.col("output_tokens") - pl.col("reasoning_tokens")
+    cost_in = (uncached * _tiered("input") + pl.col("cache_read_tokens") * _tiered("cache_read")
+               + write_5m * _tiered("cache_write") + pl.col("cache_write_1h_tokens") * _tiered("cache_write_1h")) / 1e6
+    cost_out = (visible_output * _tiered("output") + pl.col("reasoning_tokens") * _tiered("reasoning")) / 1e6
+    reported_only = pl.col("is_aggregate") & (pl.col("input_tokens") + pl.col("output_tokens") == 0) \
+        & pl.col("cost_reported_usd").is_not_null()
+    priced = joined.with_columns(
+        cost_input_usd=cost_in,
+        cost_output_usd=cost_out,
+    ).with_columns(
+        cost_usd=pl.when(reported_only).then(pl.col("cost_reported_usd")).otherwise(
+            pl.col("cost_input_usd") + pl.col("cost_output_usd")
+        ),
+        cost_source=pl.when(reported_only).then(pl.lit("reported"))
+        .when(pl.col("p_input").is_null()).then(pl.lit("unpriced")).otherwise(pl.lit("computed")),
+    )
+    drop = [c for c in prices.columns if c.startswith(("p_", "t0_", "t1_"))] + ["price_day"]
+    return priced.drop(drop)
+
+
+def _latest_day(requests: pl.DataFrame) -> date:
+    latest = requests.select(pl.col("ts").max()).item() if requests.height else None
+    return latest.date() if latest is not None else datetime.now(UTC).date()
+
+
+def pricing_report(priced: pl.DataFrame, resolver: PriceResolver, as_of: date | None) -> PricingReport:
+    """Unknown models, reported-vs-computed totals and the requests that disagree."""
+    unknown = (
+        priced.filter(pl.col("cost_source") == "unpriced")
+        .group_by("model", "provider")
+        .agg(
+            requests=pl.col("request_count").sum(),
+            input_tokens=pl.col("input_tokens").sum(),
+            output_tokens=pl.col("output_tokens").sum(),
+            reported=pl.col("cost_reported_usd").sum(),
+            reported_n=pl.col("cost_reported_usd").count(),
+        )
+        .sort(["requests", "model"], descending=[True, False], nulls_last=True)
+    )
+    unknown_models = [
+        UnknownModel(row["model"] or "(no model logged)", row["provider"], row["requests"], row["input_tokens"],
+                     row["output_tokens"], round(row["reported"], 6) if row["reported_n"] else None)
+        for row in unknown.iter_rows(named=True)
+    ]
+    compared = priced.filter(pl.col("cost_reported_usd").is_not_null() & (pl.col("cost_source") == "computed"))
+    diff = (pl.col("cost_usd") - pl.col("cost_reported_usd")).abs()
+    scale = pl.max_horizontal(pl.col("cost_usd").abs(), pl.col("cost_reported_usd").abs())
+    disagreeing = compared.filter((diff > DISAGREEMENT_RATIO * scale) & (diff > 1e-9)).with_columns(diff=diff) \
+        .sort(["diff", "request_id"], descending=[True, False])
+    examples = [
+        CostDisagreement(r["request_id"], r["source_file"], r["source_line"], r["model"],
+                         round(r["cost_reported_usd"], 8), round(r["cost_usd"], 8))
+        for r in disagreeing.head(MAX_LISTED_DISAGREEMENTS).iter_rows(named=True)
+    ]
+    notes = sorted({n for n in priced.get_column("price_note").drop_nulls().unique().to_list()})
+    has_reported = compared.height > 0
+    return PricingReport(
+        source="genai-prices (bundled snapshot)",
+        version=genai_prices.__version__,
+        rules_version=provider_rules.RULES_VERSION,
+        as_of=as_of.isoformat() if as_of else None,
+        unknown_models=unknown_models,
+        notes=notes,
+        reported_cost_usd=round(float(compared.get_column("cost_reported_usd").sum()), 6) if has_reported else None,
+        computed_cost_usd=round(float(compared.get_column("cost_usd").sum()), 6) if has_reported else None,
+        compared_requests=compared.height,
+        disagreements=disagreeing.height,
+        disagreement_examples=examples,
+    )

@@ -1,0 +1,33 @@
+"""audit.json: schema version 1, deterministic (same input -> same bytes apart from generated_at)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+from llmaudit.result import AuditResult
+
+BREAKDOWN_KEYS = {"by_model": "model", "by_feature": "feature", "by_user": "user", "by_day": "day", "by_team": "team"}
+
+
+def to_dict(result: AuditResult) -> dict[str, Any]:
+    """The result as plain JSON-ready data, breakdown rows named by their dimension."""
+    data = dataclasses.asdict(result)
+    for list_name, key_name in BREAKDOWN_KEYS.items():
+        data[list_name] = [{key_name: row["key"], **row} for row in data[list_name]]
+    pricing = data["pricing"]
+    pricing["unknown_models"] = sorted(pricing["unknown_models"], key=lambda m: (-m["requests"], m["model"]))
+    return data
+
+
+def render_json(result: AuditResult) -> str:
+    """The audit as indented JSON text."""
+    return json.dumps(to_dict(result), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def write_json(result: AuditResult, path: Path) -> None:
+    """Write audit.json."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_json(result), encoding="utf-8")

@@ -1,0 +1,105 @@
+"""The rich terminal summary: spend by model, feature, user and day; reconciliation; pricing problems."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from llmaudit.result import AuditResult, BreakdownRow
+from llmaudit.table import SECRET_PATTERN
+
+MAX_ROWS = 10
+MAX_REJECTS_SHOWN = 10
+
+
+def usd(value: float | None) -> str:
+    """Dollars with precision that suits the amount."""
+    if value is None:
+        return "-"
+    if abs(value) >= 100:
+        return f"${value:,.0f}"
+    if abs(value) >= 1:
+        return f"${value:,.2f}"
+    return f"${value:.4f}"
+
+
+def safe(text: str) -> str:
+    """Log text for the terminal: secrets masked, rich markup escaped."""
+    return escape(SECRET_PATTERN.sub("[redacted]", text))
+
+
+def _breakdown_table(title: str, rows: list[BreakdownRow], label: str) -> Table:
+    table = Table(title=title, title_justify="left", expand=False)
+    table.add_column(label)
+    table.add_column("requests", justify="right")
+    table.add_column("cost", justify="right")
+    table.add_column("share", justify="right")
+    for row in rows[:MAX_ROWS]:
+        name = safe(row.key)
+        if row.detail.get("price_model") and row.detail["price_model"] != row.key:
+            name += f" [dim]→ {safe(row.detail['price_model'])}[/dim]"
+        table.add_row(name, f"{row.requests:,}", usd(row.cost_usd), f"{row.share:.1%}")
+    if len(rows) > MAX_ROWS:
+        table.add_row(f"[dim]… {len(rows) - MAX_ROWS} more[/dim]", "", "", "")
+    return table
+
+
+def render_terminal(result: AuditResult, console: Console) -> None:
+    """Print the audit summary."""
+    s, w, ing, pr = result.summary, result.window, result.ingest, result.pricing
+    console.rule("[bold]llmaudit")
+    span = f"{(w.start or '?')[:10]} → {(w.end or '?')[:10]} ({w.days:.1f} days)"
+    console.print(f"Window: {span}")
+    console.print(
+        f"[bold]{s.requests:,}[/bold] requests cost [bold]{usd(s.cost_usd)}[/bold]"
+        f" · run-rate [bold]{usd(s.monthly_run_rate_usd)}/month[/bold]"
+        f" · {usd(s.cost_per_successful_request_usd)} per successful request"
+    )
+    console.print(
+        f"Tokens: {s.input_tokens:,} in ({s.cache_read_tokens:,} cache reads, {s.cache_write_tokens:,} cache writes),"
+        f" {s.output_tokens:,} out ({s.reasoning_tokens:,} reasoning)"
+    )
+    if s.failed_requests:
+        console.print(f"[yellow]{s.failed_requests:,} failed requests[/yellow] ({usd(s.failed_cost_usd)} billed)")
+    console.print(_breakdown_table("Spend by model", result.by_model, "model"))
+    console.print(_breakdown_table("Spend by feature", result.by_feature, "feature"))
+    console.print(_breakdown_table("Spend by user", result.by_user, "user"))
+    console.print(_breakdown_table("Spend by day", result.by_day, "day"))
+    _print_pricing(result, console)
+    reconciled = ing.records_read == ing.requests + ing.duplicates + ing.rejected
+    mark = "[green]✓[/green]" if reconciled else "[red]✗ does not balance[/red]"
+    console.print(
+        f"Ingest: {ing.records_read:,} read = {ing.requests:,} analysed + {ing.duplicates:,} duplicates"
+        f" + {ing.rejected:,} rejected {mark}"
+        + (f" ({ing.skipped:,} non-request lines skipped)" if ing.skipped else "")
+    )
+    for file in ing.files:
+        console.print(f"  [dim]{safe(file.file)}: {file.format}, {file.records:,} records[/dim]")
+    for unknown in ing.unrecognised_files:
+        console.print(f"  [yellow]not read[/yellow] {safe(unknown.reason)}")
+    for reject in ing.rejects[:MAX_REJECTS_SHOWN]:
+        console.print(f"  [red]rejected[/red] {safe(reject.file)}:{reject.line}: {safe(reject.reason)}")
+    if ing.rejected > MAX_REJECTS_SHOWN:
+        console.print(f"  [dim]… {ing.rejected - MAX_REJECTS_SHOWN} more rejections in audit.json[/dim]")
+
+
+def _print_pricing(result: AuditResult, console: Console) -> None:
+    pr, s = result.pricing, result.summary
+    console.print(f"Prices: {pr.source} {pr.version}" + (f", repriced as of {pr.as_of}" if pr.as_of else ""))
+    for model in pr.unknown_models:
+        console.print(
+            f"  [red]unpriced model[/red] {safe(model.model)}: {model.requests:,} requests,"
+            f" {model.input_tokens:,} in / {model.output_tokens:,} out tokens NOT in the total"
+            + (f" (log says {usd(model.reported_cost_usd)})" if model.reported_cost_usd is not None else "")
+            + " — add it with --prices FILE"
+        )
+    for note in pr.notes:
+        console.print(f"  [yellow]note[/yellow] {safe(note)}")
+    if pr.compared_requests:
+        console.print(
+            f"  Logged cost {usd(pr.reported_cost_usd)} vs computed {usd(pr.computed_cost_usd)}"
+            f" on {pr.compared_requests:,} requests; {pr.disagreements:,} differ by more than 1%"
+        )
+    if s.unpriced_requests:
+        console.print(f"  [red]{s.unpriced_requests:,} requests could not be priced[/red]")

@@ -1,0 +1,92 @@
+"""AuditResult: the one frozen value every renderer reads. Renderers never recompute."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from llmaudit.ingest.pipeline import FileSummary, RejectedRecord
+from llmaudit.pricing import PricingReport
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Window:
+    """The time span the figures were measured on."""
+
+    start: str | None
+    """ISO 8601 UTC of the first request."""
+    end: str | None
+    """ISO 8601 UTC of the last request."""
+    days: float
+    """Length in days (at least 1), the basis of every monthly run-rate."""
+
+
+@dataclass(frozen=True)
+class IngestSummary:
+    """The reconciliation: records_read = requests + duplicates + rejected."""
+
+    records_read: int
+    requests: int
+    duplicates: int
+    rejected: int
+    skipped: int
+    """Valid lines that are not API calls (transcript user turns, session headers), not in records_read."""
+    rejects: list[RejectedRecord]
+    skipped_reasons: dict[str, int]
+    files: list[FileSummary]
+    unrecognised_files: list[RejectedRecord]
+    """Files in a given directory that are not logs of any known format (not read)."""
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Headline totals over priced and unpriced requests alike (cost covers priced ones only)."""
+
+    requests: int
+    cost_usd: float
+    input_tokens: int
+    cache_read_tokens: int
+    cache_write_tokens: int
+    output_tokens: int
+    reasoning_tokens: int
+    failed_requests: int
+    failed_cost_usd: float
+    unpriced_requests: int
+    cost_per_successful_request_usd: float | None
+    monthly_run_rate_usd: float
+    """cost_usd / window.days * 30."""
+
+
+@dataclass(frozen=True)
+class BreakdownRow:
+    """Spend of one group (a model, feature, user or day)."""
+
+    key: str
+    requests: int
+    cost_usd: float
+    share: float
+    """Share of total cost_usd, 0-1."""
+    input_tokens: int
+    output_tokens: int
+    failed_requests: int
+    detail: dict[str, str] = field(default_factory=dict)
+    """Extra labels: the priced model id and provider for by_model."""
+
+
+@dataclass(frozen=True)
+class AuditResult:
+    """Everything an audit found, in the shape audit.json serialises."""
+
+    schema_version: int
+    generated_at: str
+    window: Window
+    ingest: IngestSummary
+    summary: Summary
+    by_model: list[BreakdownRow]
+    by_feature: list[BreakdownRow]
+    by_user: list[BreakdownRow]
+    by_day: list[BreakdownRow]
+    by_team: list[BreakdownRow]
+    pricing: PricingReport
+    store_path: str | None

@@ -1,0 +1,116 @@
+"""The DuckDB file: requests (one row per request id), messages, and texts stored once by hash.
+
+Re-running on the same files replaces rows by request id, so nothing is counted twice.
+The file is created with user-only permissions: it holds prompts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from llmaudit.errors import InputError
+
+SCHEMA_VERSION = 1
+
+DDL = """
+CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);
+CREATE TABLE IF NOT EXISTS texts (text_hash VARCHAR PRIMARY KEY, text VARCHAR, chars BIGINT, tokens BIGINT);
+CREATE TABLE IF NOT EXISTS messages (
+    request_id VARCHAR, seq INTEGER, role VARCHAR, kind VARCHAR, component VARCHAR, text_hash VARCHAR
+);
+"""
+
+
+class Store:
+    """An open DuckDB store (a file, or memory when no path is given)."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # A restrictive umask while DuckDB creates the file (and its WAL): it holds prompts.
+            old_umask = os.umask(0o077)
+            try:
+                self.db = duckdb.connect(str(path))
+            except duckdb.Error as exc:
+                raise InputError(f"{path}: cannot open the DuckDB store: {exc}") from exc
+            finally:
+                os.umask(old_umask)
+            with contextlib.suppress(OSError):
+                os.chmod(path, 0o600)
+        else:
+            self.db = duckdb.connect(":memory:")
+        self.db.execute(DDL)
+        self.db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
+
+    def write(self, requests: pl.DataFrame, messages: pl.DataFrame, texts: pl.DataFrame) -> None:
+        """Upsert requests by id (their messages replaced), add texts not yet stored."""
+        db = self.db
+        db.register("incoming_requests", requests)
+        db.register("incoming_messages", messages)
+        db.register("incoming_texts", texts)
+        try:
+            db.execute("BEGIN")
+            db.execute("CREATE TABLE IF NOT EXISTS requests AS SELECT * FROM incoming_requests LIMIT 0")
+            self._ensure_primary_key()
+            db.execute("DELETE FROM requests WHERE request_id IN (SELECT request_id FROM incoming_requests)")
+            db.execute("INSERT INTO requests SELECT * FROM incoming_requests")
+            db.execute("DELETE FROM messages WHERE request_id IN (SELECT request_id FROM incoming_requests)")
+            db.execute(
+                "INSERT INTO messages SELECT request_id, seq, role, kind, component, text_hash FROM incoming_messages"
+            )
+            db.execute(
+                "INSERT INTO texts SELECT t.text_hash, t.text, t.chars, NULL FROM incoming_texts t "
+                "WHERE NOT EXISTS (SELECT 1 FROM texts s WHERE s.text_hash = t.text_hash)"
+            )
+            db.execute("COMMIT")
+        except duckdb.Error:
+            db.execute("ROLLBACK")
+            raise
+        finally:
+            for name in ("incoming_requests", "incoming_messages", "incoming_texts"):
+                db.unregister(name)
+
+    def _ensure_primary_key(self) -> None:
+        # CREATE TABLE AS cannot declare a key; an index keeps lookups by id fast.
+        self.db.execute("CREATE UNIQUE INDEX IF NOT EXISTS requests_id ON requests(request_id)")
+
+    def requests(self, ids: pl.Series | None = None) -> pl.DataFrame:
+        """All stored requests, or those with the given ids."""
+        if not self._has_requests():
+            return pl.DataFrame()
+        if ids is None:
+            return self.db.execute("SELECT * FROM requests ORDER BY request_id").pl()
+        self.db.register("wanted_ids", pl.DataFrame({"request_id": ids}))
+        try:
+            return self.db.execute(
+                "SELECT r.* FROM requests r JOIN wanted_ids w USING (request_id) ORDER BY request_id"
+            ).pl()
+        finally:
+            self.db.unregister("wanted_ids")
+
+    def _has_requests(self) -> bool:
+        found = self.db.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'requests'"
+        ).fetchone()
+        return bool(found and found[0])
+
+    def counts(self) -> dict[str, int]:
+        """Row counts of each table (for tests and the terminal)."""
+        out = {}
+        for table in ("requests", "messages", "texts"):
+            if table == "requests" and not self._has_requests():
+                out[table] = 0
+                continue
+            row = self.db.execute(f"SELECT count(*) FROM {table}").fetchone()
+            out[table] = int(row[0]) if row else 0
+        return out
+
+    def close(self) -> None:
+        """Close the connection (flushes the file)."""
+        self.db.close()

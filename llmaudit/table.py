@@ -1,0 +1,225 @@
+"""The canonical requests table, built column by column from `RequestRecord`s.
+
+Texts are stored once by hash (a system prompt sent a million times is one row of
+`texts`); messages reference them. Python work here is per record and per message,
+everything after this point is column arithmetic.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+
+from llmaudit.ingest.records import Message, RequestRecord
+
+REQUEST_SCHEMA: dict[str, Any] = {
+    "request_id": pl.String,
+    "source_format": pl.String,
+    "source_file": pl.String,
+    "source_line": pl.Int64,
+    "ts": pl.Datetime("us", "UTC"),
+    "provider": pl.String,
+    "model": pl.String,
+    "endpoint": pl.String,
+    "is_batch": pl.Boolean,
+    "stream": pl.Boolean,
+    "status": pl.String,
+    "error_type": pl.String,
+    "finish_reason": pl.String,
+    "latency_ms": pl.Float64,
+    "ttft_ms": pl.Float64,
+    "user_id": pl.String,
+    "feature": pl.String,
+    "team": pl.String,
+    "api_key": pl.String,
+    "session_id": pl.String,
+    "template": pl.String,
+    "temperature": pl.Float64,
+    "max_tokens": pl.Int64,
+    "seed": pl.Int64,
+    "top_p": pl.Float64,
+    "service_tier": pl.String,
+    "input_tokens": pl.Int64,
+    "cache_read_tokens": pl.Int64,
+    "cache_write_tokens": pl.Int64,
+    "cache_write_1h_tokens": pl.Int64,
+    "output_tokens": pl.Int64,
+    "reasoning_tokens": pl.Int64,
+    "cost_reported_usd": pl.Float64,
+    "request_count": pl.Int64,
+    "is_aggregate": pl.Boolean,
+    "tools_hash": pl.String,
+    "output_hash": pl.String,
+}
+MESSAGE_SCHEMA: dict[str, Any] = {
+    "request_id": pl.String,
+    "seq": pl.Int32,
+    "role": pl.String,
+    "kind": pl.String,
+    "component": pl.String,
+    "text_hash": pl.String,
+}
+TEXT_SCHEMA: dict[str, Any] = {"text_hash": pl.String, "text": pl.String, "chars": pl.Int64}
+
+SECRET_PATTERN = re.compile(r"(sk-[A-Za-z0-9_\-]{8,}|sk-ant-[A-Za-z0-9_\-]{8,}|Bearer\s+\S+|AKIA[0-9A-Z]{16}|AIza[0-9A-Za-z_\-]{20,})")
+
+
+def text_hash(text: str) -> str:
+    """Stable 128-bit content address of a text."""
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+
+
+def redact_key(value: str | None) -> str | None:
+    """Keep key identifiers, never secrets: a raw API key becomes a short hash of itself."""
+    if value is None:
+        return None
+    if SECRET_PATTERN.search(value):
+        return "key-" + text_hash(value)[:12]
+    return value
+
+
+def assign_components(messages: list[Message]) -> list[str]:
+    """First-pass prompt components: system, history, query, context (refined by token attribution)."""
+    last_user = -1
+    for index, message in enumerate(messages):
+        if message.role == "user" and message.kind not in ("tool_result",):
+            last_user = index
+    components = []
+    for index, message in enumerate(messages):
+        if message.role in ("system", "developer"):
+            components.append("system")
+        elif index < last_user:
+            components.append("history")
+        elif index == last_user:
+            components.append("query")
+        elif message.kind == "tool_result" or message.role == "tool":
+            components.append("context")
+        else:
+            components.append("history")
+    return components
+
+
+@dataclass
+class TableBuilder:
+    """Accumulates requests, messages and unique texts; de-duplicates by request id."""
+
+    feature_keys: tuple[str, ...] = ()
+    user_keys: tuple[str, ...] = ()
+    team_keys: tuple[str, ...] = ()
+    columns: dict[str, list[Any]] = field(default_factory=lambda: {name: [] for name in REQUEST_SCHEMA})
+    messages: dict[str, list[Any]] = field(default_factory=lambda: {name: [] for name in MESSAGE_SCHEMA})
+    texts: dict[str, str] = field(default_factory=dict)
+    seen_ids: set[str] = field(default_factory=set)
+
+    def _store_text(self, text: str) -> str:
+        digest = text_hash(text)
+        if digest not in self.texts:
+            self.texts[digest] = text
+        return digest
+
+    def _derive(self, record: RequestRecord) -> None:
+        meta = record.metadata
+        if record.feature is None:
+            record.feature = _lookup(meta, self.feature_keys)
+        if record.user_id is None:
+            record.user_id = _lookup(meta, self.user_keys)
+        if record.team is None:
+            record.team = _lookup(meta, self.team_keys)
+        record.api_key = redact_key(record.api_key)
+
+    def synthesise_id(self, record: RequestRecord, source_format: str) -> str:
+        """A deterministic id from the record's content, so overlapping exports still de-duplicate."""
+        parts = [
+            source_format, record.model or "", record.ts.isoformat() if record.ts else "",
+            str(record.input_tokens), str(record.output_tokens), str(record.cache_read_tokens),
+            record.user_id or "", record.session_id or "", record.output_text or "",
+            *(text_hash(m.text) for m in record.messages),
+        ]
+        return "syn-" + text_hash("\x1f".join(parts))[:24]
+
+    def add(self, record: RequestRecord, source_format: str, source_file: str) -> bool:
+        """Add one complete request; False when its id was already added (a duplicate)."""
+        self._derive(record)
+        request_id = record.request_id or self.synthesise_id(record, source_format)
+        if request_id in self.seen_ids:
+            return False
+        self.seen_ids.add(request_id)
+        col = self.columns
+        values = {
+            "request_id": request_id, "source_format": source_format, "source_file": source_file,
+            "source_line": record.source_line, "ts": record.ts, "provider": record.provider, "model": record.model,
+            "endpoint": record.endpoint, "is_batch": record.is_batch, "stream": record.stream,
+            "status": record.status, "error_type": record.error_type, "finish_reason": record.finish_reason,
+            "latency_ms": record.latency_ms, "ttft_ms": record.ttft_ms, "user_id": record.user_id,
+            "feature": record.feature, "team": record.team, "api_key": record.api_key,
+            "session_id": record.session_id, "template": record.template, "temperature": record.temperature,
+            "max_tokens": record.max_tokens, "seed": record.seed, "top_p": record.top_p,
+            "service_tier": record.service_tier, "input_tokens": record.input_tokens or 0,
+            "cache_read_tokens": record.cache_read_tokens, "cache_write_tokens": record.cache_write_tokens,
+            "cache_write_1h_tokens": record.cache_write_1h_tokens, "output_tokens": record.output_tokens or 0,
+            "reasoning_tokens": record.reasoning_tokens, "cost_reported_usd": record.cost_reported_usd,
+            "request_count": record.request_count, "is_aggregate": record.is_aggregate,
+            "tools_hash": self._store_text("\n".join(record.tools)) if record.tools else None,
+            "output_hash": self._store_text(record.output_text) if record.output_text else None,
+        }
+        for name, value in values.items():
+            col[name].append(value)
+        self._add_messages(request_id, record)
+        return True
+
+    def _add_messages(self, request_id: str, record: RequestRecord) -> None:
+        msg = self.messages
+        components = assign_components(record.messages)
+        for seq, (message, component) in enumerate(zip(record.messages, components, strict=True)):
+            msg["request_id"].append(request_id)
+            msg["seq"].append(seq)
+            msg["role"].append(message.role)
+            msg["kind"].append(message.kind)
+            msg["component"].append(component)
+            msg["text_hash"].append(self._store_text(message.text))
+        for offset, tool in enumerate(record.tools):
+            msg["request_id"].append(request_id)
+            msg["seq"].append(-1 - offset)
+            msg["role"].append("tools")
+            msg["kind"].append("tool_schema")
+            msg["component"].append("tools")
+            msg["text_hash"].append(self._store_text(tool))
+
+    def requests_frame(self) -> pl.DataFrame:
+        """The requests as a typed DataFrame."""
+        return pl.DataFrame(self.columns, schema=REQUEST_SCHEMA)
+
+    def messages_frame(self) -> pl.DataFrame:
+        """Message parts (request_id, seq, role, kind, component, text_hash); tools have negative seq."""
+        return pl.DataFrame(self.messages, schema=MESSAGE_SCHEMA)
+
+    def texts_frame(self) -> pl.DataFrame:
+        """Unique texts by hash."""
+        hashes = list(self.texts)
+        bodies = [self.texts[h] for h in hashes]
+        return pl.DataFrame(
+            {"text_hash": hashes, "text": bodies, "chars": [len(b) for b in bodies]}, schema=TEXT_SCHEMA
+        )
+
+
+def _lookup(meta: dict[str, str], keys: tuple[str, ...]) -> str | None:
+    for key in keys:
+        value = meta.get(key)
+        if value:
+            return value
+        # tags like "feature:support-bot"
+        prefix = f"tag:{key}:"
+        for name in meta:
+            if name.startswith(prefix):
+                return name[len(prefix):]
+    return None
+
+
+def empty_requests() -> pl.DataFrame:
+    """A requests frame with no rows and the canonical schema."""
+    return pl.DataFrame(schema=REQUEST_SCHEMA)
+
