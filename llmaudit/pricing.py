@@ -225,9 +225,10 @@ class PriceResolver:
         has_variant = context is not None and variant != standard
         prices = variant if has_variant else standard
         thresholds = _thresholds(prices)
-        base = _unit_prices(prices, gp_provider.id, None)
-        if base is None:
+        base_prices = _unit_prices(prices, gp_provider.id, None)
+        if base_prices is None:
             return None
+        base = base_prices
         tiers = tuple(
             (start, tier_prices)
             for index, start in enumerate(thresholds)

@@ -46,7 +46,7 @@ class Store:
         else:
             self.db = duckdb.connect(":memory:")
         self.db.execute(DDL)
-        self.db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
+        self.db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)]).fetchall()
 
     def write(self, requests: pl.DataFrame, messages: pl.DataFrame, texts: pl.DataFrame) -> None:
         """Upsert requests by id (their messages replaced), add texts not yet stored."""
@@ -85,10 +85,10 @@ class Store:
         if not self._has_requests():
             return pl.DataFrame()
         if ids is None:
-            return self.db.execute("SELECT * FROM requests ORDER BY request_id").pl()
+            return self.db.sql("SELECT * FROM requests ORDER BY request_id").pl()
         self.db.register("wanted_ids", pl.DataFrame({"request_id": ids}))
         try:
-            return self.db.execute(
+            return self.db.sql(
                 "SELECT r.* FROM requests r JOIN wanted_ids w USING (request_id) ORDER BY request_id"
             ).pl()
         finally:
@@ -97,18 +97,18 @@ class Store:
     def _has_requests(self) -> bool:
         found = self.db.execute(
             "SELECT count(*) FROM information_schema.tables WHERE table_name = 'requests'"
-        ).fetchone()
-        return bool(found and found[0])
+        ).fetchall()
+        return bool(found and found[0][0])
 
     def counts(self) -> dict[str, int]:
         """Row counts of each table (for tests and the terminal)."""
-        out = {}
+        out: dict[str, int] = {}
         for table in ("requests", "messages", "texts"):
             if table == "requests" and not self._has_requests():
                 out[table] = 0
                 continue
-            row = self.db.execute(f"SELECT count(*) FROM {table}").fetchone()
-            out[table] = int(row[0]) if row else 0
+            rows = self.db.execute(f"SELECT count(*) FROM {table}").fetchall()
+            out[table] = int(rows[0][0]) if rows else 0
         return out
 
     def close(self) -> None:

@@ -33,11 +33,11 @@ class SourceFile:
 
     def open(self) -> BinaryIO:
         """Open the file decompressed, whatever its extension says."""
-        raw = open(self.path, "rb")  # noqa: SIM115 - returned to the caller, who closes it
-        magic = raw.read(4)
-        raw.seek(0)
+        with open(self.path, "rb") as probe:
+            magic = probe.read(4)
         if magic.startswith(GZIP_MAGIC):
-            return gzip.GzipFile(fileobj=raw)  # type: ignore[return-value]
+            return gzip.open(self.path, "rb")  # type: ignore[return-value]
+        raw = open(self.path, "rb")  # noqa: SIM115 - returned to the caller, who closes it
         if magic.startswith(ZSTD_MAGIC):
             reader = zstandard.ZstdDecompressor().stream_reader(raw, closefd=True)
             return io.BufferedReader(reader)  # type: ignore[arg-type, return-value]

@@ -16,7 +16,10 @@ def to_dict(result: AuditResult) -> dict[str, Any]:
     """The result as plain JSON-ready data, breakdown rows named by their dimension."""
     data = dataclasses.asdict(result)
     for list_name, key_name in BREAKDOWN_KEYS.items():
-        data[list_name] = [{key_name: row["key"], **row} for row in data[list_name]]
+        data[list_name] = [
+            {key_name: row["key"], **{k: v for k, v in row.items() if k != "detail"}, **row["detail"]}
+            for row in data[list_name]
+        ]
     pricing = data["pricing"]
     pricing["unknown_models"] = sorted(pricing["unknown_models"], key=lambda m: (-m["requests"], m["model"]))
     return data

@@ -47,7 +47,7 @@ def _breakdown_table(title: str, rows: list[BreakdownRow], label: str) -> Table:
 
 def render_terminal(result: AuditResult, console: Console) -> None:
     """Print the audit summary."""
-    s, w, ing, pr = result.summary, result.window, result.ingest, result.pricing
+    s, w, ing = result.summary, result.window, result.ingest
     console.rule("[bold]llmaudit")
     span = f"{(w.start or '?')[:10]} → {(w.end or '?')[:10]} ({w.days:.1f} days)"
     console.print(f"Window: {span}")

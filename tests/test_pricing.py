@@ -1,0 +1,117 @@
+"""Pricing: cache reads and writes (5 min, 1 h), reasoning, tiers, batch, historic prices, overrides."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from llmaudit.errors import ConfigError
+from llmaudit.ingest.records import RequestRecord
+from llmaudit.pricing import PriceResolver, compute_costs, load_price_overrides, pricing_report
+from llmaudit.table import TableBuilder
+
+DAY = datetime(2025, 9, 15, 12, tzinfo=UTC)
+
+
+def priced(*records: RequestRecord, resolver: PriceResolver | None = None, as_of: date | None = None) -> pl.DataFrame:
+    builder = TableBuilder()
+    for index, record in enumerate(records):
+        record.request_id = record.request_id or f"r{index}"
+        builder.add(record, "test", "test.jsonl")
+    return compute_costs(builder.requests_frame(), resolver or PriceResolver(), as_of)
+
+
+def cost_of(record: RequestRecord, **kwargs) -> float:
+    return priced(record, **kwargs).get_column("cost_usd").item()
+
+
+def req(model: str, provider: str | None, **tokens) -> RequestRecord:
+    return RequestRecord(source_line=1, ts=tokens.pop("ts", DAY), model=model, provider=provider, **tokens)
+
+
+def test_anthropic_cache_reads_and_both_write_ttls() -> None:
+    # claude-sonnet-4-5: $3 in, $15 out, reads 0.1x = $0.30, 5m writes 1.25x = $3.75, 1h writes 2x = $6.
+    record = req("claude-sonnet-4-5-20250929", "anthropic", input_tokens=10_000, cache_read_tokens=6_000,
+                 cache_write_tokens=3_000, cache_write_1h_tokens=1_000, output_tokens=500)
+    uncached = 10_000 - 6_000 - 3_000
+    expected = (uncached * 3 + 6_000 * 0.30 + 2_000 * 3.75 + 1_000 * 6 + 500 * 15) / 1e6
+    assert cost_of(record) == pytest.approx(expected, rel=1e-12)
+
+
+def test_long_context_tier_bills_whole_request() -> None:
+    # Sonnet 4.5 above 200k input: $6 in, $22.50 out for the whole request.
+    record = req("claude-sonnet-4-5", "anthropic", input_tokens=250_000, output_tokens=1_000)
+    assert cost_of(record) == pytest.approx((250_000 * 6 + 1_000 * 22.5) / 1e6, rel=1e-12)
+    below = req("claude-sonnet-4-5", "anthropic", input_tokens=200_000, output_tokens=1_000)
+    assert cost_of(below) == pytest.approx((200_000 * 3 + 1_000 * 15) / 1e6, rel=1e-12)
+
+
+def test_openai_cached_subset_and_reasoning_inside_output() -> None:
+    # gpt-4o-mini: $0.15 in, $0.075 cached, $0.60 out; reasoning is billed as output.
+    record = req("gpt-4o-mini", "openai", input_tokens=2_048, cache_read_tokens=1_024, output_tokens=300, reasoning_tokens=100)
+    assert cost_of(record) == pytest.approx((1_024 * 0.15 + 1_024 * 0.075 + 300 * 0.6) / 1e6, rel=1e-12)
+
+
+def test_batch_discount_and_pre_gpt5_cached_rate() -> None:
+    # gpt-4.1: $2 in, $0.50 cached, $8 out. Batch halves everything; cached input in batch is billed
+    # at the batch input rate ($1), since pre-GPT-5 batch has no cache discount.
+    record = req("gpt-4.1", "openai", input_tokens=4_000, cache_read_tokens=2_000, output_tokens=1_000, is_batch=True)
+    assert cost_of(record) == pytest.approx((2_000 * 1.0 + 2_000 * 1.0 + 1_000 * 4.0) / 1e6, rel=1e-12)
+    flex = req("gpt-4.1", "openai", input_tokens=4_000, output_tokens=1_000, service_tier="flex")
+    assert cost_of(flex) == pytest.approx((4_000 * 1.0 + 1_000 * 4.0) / 1e6, rel=1e-12)
+
+
+def test_anthropic_batch_stacks_with_cache_multipliers() -> None:
+    record = req("claude-sonnet-4-5", "anthropic", input_tokens=3_000, cache_read_tokens=2_000, output_tokens=100, is_batch=True)
+    assert cost_of(record) == pytest.approx((1_000 * 1.5 + 2_000 * 0.15 + 100 * 7.5) / 1e6, rel=1e-12)
+
+
+def test_historic_price_and_as_of() -> None:
+    # o3 cost $10/$40 until 2025-06-10, then $2/$8.
+    old = req("o3", "openai", input_tokens=1_000, output_tokens=1_000, ts=datetime(2025, 5, 1, tzinfo=UTC))
+    assert cost_of(old) == pytest.approx((1_000 * 10 + 1_000 * 40) / 1e6, rel=1e-12)
+    repriced = req("o3", "openai", input_tokens=1_000, output_tokens=1_000, ts=datetime(2025, 5, 1, tzinfo=UTC))
+    assert cost_of(repriced, as_of=date(2025, 7, 1)) == pytest.approx((1_000 * 2 + 1_000 * 8) / 1e6, rel=1e-12)
+
+
+def test_unknown_model_is_listed_not_zero() -> None:
+    frame = priced(req("acme-llama-70b-ft", None, input_tokens=500, output_tokens=50),
+                   req("gpt-4o-mini", "openai", input_tokens=100, output_tokens=10))
+    resolver = PriceResolver()
+    report = pricing_report(frame, resolver, None)
+    assert [m.model for m in report.unknown_models] == ["acme-llama-70b-ft"]
+    assert report.unknown_models[0].input_tokens == 500
+    assert frame.filter(pl.col("model") == "acme-llama-70b-ft").get_column("cost_usd").item() is None
+
+
+def test_price_override_file(tmp_path: Path) -> None:
+    prices = tmp_path / "prices.toml"
+    prices.write_text('[models."acme-llama-70b-ft"]\ninput_mtok = 0.9\noutput_mtok = 1.8\n\n'
+                      '[models."gpt-4o-mini"]\ninput_mtok = 0.1\noutput_mtok = 0.4\ncache_read_mtok = 0.05\n')
+    resolver = PriceResolver(load_price_overrides(prices))
+    assert cost_of(req("acme-llama-70b-ft", None, input_tokens=1_000, output_tokens=100), resolver=resolver) == pytest.approx(
+        (1_000 * 0.9 + 100 * 1.8) / 1e6)
+    assert cost_of(req("gpt-4o-mini", "openai", input_tokens=1_000, cache_read_tokens=500, output_tokens=100),
+                   resolver=resolver) == pytest.approx((500 * 0.1 + 500 * 0.05 + 100 * 0.4) / 1e6)
+
+
+@pytest.mark.parametrize("text", ["[models.x]\ninput_mtok = 1\n", "[models.x]\ninput_mtok='a'\noutput_mtok=1\n", "not toml ["])
+def test_bad_price_file_is_a_config_error(tmp_path: Path, text: str) -> None:
+    prices = tmp_path / "prices.toml"
+    prices.write_text(text)
+    with pytest.raises(ConfigError):
+        load_price_overrides(prices)
+
+
+def test_reported_cost_disagreement() -> None:
+    agree = req("gpt-4o-mini", "openai", input_tokens=1_000, output_tokens=100, cost_reported_usd=0.00021)
+    differ = req("gpt-4o-mini", "openai", input_tokens=1_000, output_tokens=100, cost_reported_usd=0.0003)
+    frame = priced(agree, differ)
+    report = pricing_report(frame, PriceResolver(), None)
+    assert report.compared_requests == 2
+    assert report.disagreements == 1
+    assert report.disagreement_examples[0].reported_usd == 0.0003
+    assert report.reported_cost_usd == pytest.approx(0.00051)
