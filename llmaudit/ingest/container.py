@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
+import zstandard
 
 from llmaudit.errors import InputError
 from llmaudit.ingest.records import Rejection
@@ -79,15 +80,22 @@ def _json_items(document: Any) -> list[Any]:
 
 
 def iter_records(source: SourceFile, kind: str) -> Iterator[tuple[int, dict[str, Any] | Rejection]]:
-    """Yield every record of the file as (line, dict) or (line, Rejection)."""
-    if kind == "jsonl":
-        yield from _iter_jsonl(source)
-    elif kind == "json":
-        yield from _iter_json_document(source)
-    elif kind == "csv":
-        yield from _iter_csv(source)
-    elif kind != "empty":
+    """Yield every record of the file as (line, dict) or (line, Rejection).
+
+    A compressed file that is cut short or corrupt ends with one rejection saying so.
+    """
+    readers = {"jsonl": _iter_jsonl, "json": _iter_json_document, "csv": _iter_csv}
+    if kind == "empty":
+        return
+    if kind not in readers:
         raise InputError(f"{source.name}: unknown container {kind!r}")
+    last = 0
+    try:
+        for line, record in readers[kind](source):
+            last = line
+            yield line, record
+    except (OSError, EOFError, zstandard.ZstdError) as exc:
+        yield last + 1, Rejection(last + 1, f"the file is truncated or corrupt from here on: {exc}")
 
 
 def _iter_jsonl(source: SourceFile) -> Iterator[tuple[int, dict[str, Any] | Rejection]]:

@@ -45,11 +45,27 @@ class SourceFile:
 
     def head(self, size: int = 262_144) -> bytes:
         """The first ``size`` decompressed bytes, for format sniffing."""
-        with self.open() as stream:
-            try:
+        try:
+            with self.open() as stream:
                 return stream.read(size)
-            except (OSError, EOFError, zstandard.ZstdError) as exc:
-                raise InputError(f"{self.name}: cannot decompress: {exc}") from exc
+        except (OSError, EOFError, zstandard.ZstdError) as exc:
+            # A truncated archive still has a readable start: sniff what decompresses.
+            return self._partial_head(size, exc)
+
+    def _partial_head(self, size: int, error: Exception) -> bytes:
+        data = bytearray()
+        try:
+            with self.open() as stream:
+                while len(data) < size:
+                    chunk = stream.read(4096)
+                    if not chunk:
+                        break
+                    data.extend(chunk)
+        except (OSError, EOFError, zstandard.ZstdError):
+            pass
+        if not data:
+            raise InputError(f"{self.name}: cannot decompress: {error}") from error
+        return bytes(data)
 
     def size_bytes(self) -> int:
         """Size on disk (compressed), for progress reporting."""
