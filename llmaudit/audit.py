@@ -18,6 +18,8 @@ from llmaudit.pricing import PriceResolver, compute_costs, load_price_overrides,
 from llmaudit.result import SCHEMA_VERSION, AuditResult, IngestSummary
 from llmaudit.store import Store
 from llmaudit.table import TableBuilder, empty_requests
+from llmaudit.tokens.attribution import attribute
+from llmaudit.tokens.context_blocks import compile_patterns
 
 Progress = Callable[[str, int], None]
 
@@ -27,7 +29,7 @@ def run_audit(config: AuditConfig, on_progress: Progress | None = None) -> Audit
     overrides = load_price_overrides(config.prices_file) if config.prices_file else {}
     store = Store(config.db_path)
     try:
-        requests, report = _ingest(config, store, on_progress)
+        requests, messages, texts, report = _ingest(config, store, on_progress)
     finally:
         store.close()
     if config.strict and report.rejected:
@@ -35,6 +37,7 @@ def run_audit(config: AuditConfig, on_progress: Progress | None = None) -> Audit
     resolver = PriceResolver(overrides)
     priced = compute_costs(requests, resolver, config.as_of)
     window = bd.window_of(priced)
+    attribution = attribute(priced, messages, texts, compile_patterns(config.context_patterns))
     return AuditResult(
         schema_version=SCHEMA_VERSION,
         generated_at=datetime.now(UTC).isoformat(timespec="seconds"),
@@ -50,11 +53,15 @@ def run_audit(config: AuditConfig, on_progress: Progress | None = None) -> Audit
         by_day=bd.breakdown(priced, pl.col("ts").dt.date(), chronological=True),
         by_team=bd.breakdown(priced, pl.col("team")),
         pricing=pricing_report(priced, resolver, config.as_of),
+        attribution=attribution,
         store_path=str(config.db_path) if config.db_path else None,
     )
 
 
-def _ingest(config: AuditConfig, store: Store, on_progress: Progress | None) -> tuple[pl.DataFrame, IngestReport]:
+Tables = tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, IngestReport]
+
+
+def _ingest(config: AuditConfig, store: Store, on_progress: Progress | None) -> Tables:
     """Read the inputs into the store; with no inputs, analyse what the store already holds."""
     if not config.inputs:
         if config.db_path is None or not Path(config.db_path).exists():
@@ -63,13 +70,14 @@ def _ingest(config: AuditConfig, store: Store, on_progress: Progress | None) -> 
         if stored.height == 0:
             raise InputError(f"{config.db_path}: the store holds no requests")
         report = IngestReport(records_read=stored.height, requests=stored.height)
-        return stored, report
+        return stored, store.messages(), store.texts(), report
     builder = TableBuilder(config.feature_keys, config.user_keys, config.team_keys)
     files = expand_inputs(list(config.inputs))
     report = ingest_files(files, builder, forced_reader(config), on_progress)
     requests = builder.requests_frame() if report.requests else empty_requests()
-    store.write(requests, builder.messages_frame(), builder.texts_frame())
-    return requests, report
+    messages, texts = builder.messages_frame(), builder.texts_frame()
+    store.write(requests, messages, texts)
+    return requests, messages, texts, report
 
 
 def _first_reject(report: IngestReport) -> str:

@@ -39,6 +39,8 @@ class AuditConfig:
     feature_keys: tuple[str, ...] = DEFAULT_FEATURE_KEYS
     user_keys: tuple[str, ...] = DEFAULT_USER_KEYS
     team_keys: tuple[str, ...] = DEFAULT_TEAM_KEYS
+    context_patterns: tuple[str, ...] = ()
+    """Extra regular expressions marking retrieved context inside user messages."""
     top_n: int = 25
     """Rows kept in the by-user list (the rest are summed into one row)."""
 

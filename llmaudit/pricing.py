@@ -357,7 +357,8 @@ def _tiered(name: str) -> pl.Expr:
 
 
 def compute_costs(requests: pl.DataFrame, resolver: PriceResolver, as_of: date | None) -> pl.DataFrame:
-    """Add price_model, price_provider and cost columns (cost_usd null when unpriced)."""
+    """Add price_model, price_provider, cost columns (cost_usd null when unpriced) and the applied
+    unit prices ``unit_<kind>`` in USD per million tokens (after tier and batch rules)."""
     fallback_day = as_of or _latest_day(requests)
     keyed = requests.with_columns(
         price_day=pl.lit(as_of, dtype=pl.Date) if as_of else pl.col("ts").dt.date().fill_null(fallback_day),
@@ -377,6 +378,7 @@ def compute_costs(requests: pl.DataFrame, resolver: PriceResolver, as_of: date |
     priced = joined.with_columns(
         cost_input_usd=cost_in,
         cost_output_usd=cost_out,
+        **{f"unit_{name}": _tiered(name) for name in PRICE_FIELDS},
     ).with_columns(
         cost_usd=pl.when(reported_only).then(pl.col("cost_reported_usd")).otherwise(
             pl.col("cost_input_usd") + pl.col("cost_output_usd")

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from llmaudit.ingest.pipeline import FileSummary, RejectedRecord
 from llmaudit.pricing import PricingReport
+from llmaudit.tokens.attribution import Attribution
 
 SCHEMA_VERSION = 1
 
@@ -89,4 +90,5 @@ class AuditResult:
     by_day: list[BreakdownRow]
     by_team: list[BreakdownRow]
     pricing: PricingReport
+    attribution: Attribution
     store_path: str | None

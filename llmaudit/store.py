@@ -94,6 +94,14 @@ class Store:
         finally:
             self.db.unregister("wanted_ids")
 
+    def messages(self) -> pl.DataFrame:
+        """All stored message parts."""
+        return self.db.sql("SELECT request_id, seq, role, kind, component, text_hash FROM messages").pl()
+
+    def texts(self) -> pl.DataFrame:
+        """All stored texts."""
+        return self.db.sql("SELECT text_hash, text, chars FROM texts").pl()
+
     def _has_requests(self) -> bool:
         found = self.db.execute(
             "SELECT count(*) FROM information_schema.tables WHERE table_name = 'requests'"

@@ -20,6 +20,16 @@ def to_dict(result: AuditResult) -> dict[str, Any]:
             {key_name: row["key"], **{k: v for k, v in row.items() if k != "detail"}, **row["detail"]}
             for row in data[list_name]
         ]
+    attribution = data.pop("attribution")
+    data["attribution"] = attribution["overall"]
+    data["attribution_by_feature"] = attribution["by_feature"]
+    data["attribution_by_model"] = attribution["by_model"]
+    data["attribution_check"] = attribution["check"]
+    data["repeated_texts"] = {
+        "system_prompts": attribution["top_system_prompts"], "context_blocks": attribution["top_context_blocks"],
+    }
+    data["tokenizer"] = {"encodings": attribution["encodings"], "calibration": attribution["calibration"]}
+    data["store_path"] = data.pop("store_path")
     pricing = data["pricing"]
     pricing["unknown_models"] = sorted(pricing["unknown_models"], key=lambda m: (-m["requests"], m["model"]))
     return data

@@ -1,0 +1,1 @@
+"""Offline tokenization, per-model calibration and attribution of tokens to prompt components."""

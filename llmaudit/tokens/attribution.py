@@ -1,0 +1,261 @@
+"""Where the tokens go: each request's input split into prompt components, priced.
+
+Input components in prompt order: tools, system, history, context, query, overhead (per-message
+formatting and whatever the calibration leaves unexplained), and `unlogged` for requests whose
+prompt text the log does not carry. Output splits into output and reasoning. Cached input is a
+prefix, so cache reads (then cache writes) are allocated to the earliest components first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+from llmaudit.tokens.calibration import Calibration, calibrate_model, default_calibration
+from llmaudit.tokens.counting import count_text_table
+from llmaudit.tokens.encodings import encoding_for_model
+
+INPUT_COMPONENTS = ("tools", "system", "history", "context", "query", "overhead", "unlogged")
+OUTPUT_COMPONENTS = ("output", "reasoning")
+MEDIA_KINDS = ("image", "audio", "file")
+TOP_TEXTS = 10
+EXCERPT_CHARS = 160
+
+
+@dataclass(frozen=True)
+class ComponentSpend:
+    """Tokens and money of one prompt component."""
+
+    tokens: int
+    cost_usd: float
+    share: float
+    """Share of the group's total cost (input and output together)."""
+
+
+@dataclass(frozen=True)
+class RepeatedText:
+    """A text sent again and again (a system prompt, a context block), ranked by what it cost in total."""
+
+    kind: str
+    """system | context"""
+    text_hash: str
+    excerpt: str
+    tokens: int
+    """Tokens per send (calibrated)."""
+    requests: int
+    total_tokens: int
+    cost_usd: float
+
+
+@dataclass(frozen=True)
+class AttributionCheck:
+    """How well counted text plus calibrated overhead predicts the reported input."""
+
+    requests_with_text: int
+    share_exact: float | None
+    worst_abs_error: int | None
+    media_parts_excluded: int
+    """Images/audio/files: no published per-part rule applies to what the logs keep; their tokens stay in overhead."""
+
+
+@dataclass(frozen=True)
+class Attribution:
+    """The attribution of every priced request, overall and per feature and model."""
+
+    overall: dict[str, ComponentSpend]
+    by_feature: dict[str, dict[str, ComponentSpend]]
+    by_model: dict[str, dict[str, ComponentSpend]]
+    top_system_prompts: list[RepeatedText]
+    top_context_blocks: list[RepeatedText]
+    check: AttributionCheck
+    encodings: dict[str, str]
+    calibration: list[Calibration]
+
+
+def _per_request_tokens(priced: pl.DataFrame, messages: pl.DataFrame, texts: pl.DataFrame,
+                        model_enc: pl.DataFrame, patterns: tuple) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Raw token counts per request and component; and the message-level rows (for repeated texts)."""
+    req_enc = priced.select("request_id", "model").join(model_enc, on="model", how="left", nulls_equal=True)
+    msgs = messages.join(req_enc.select("request_id", "encoding"), on="request_id", how="inner")
+    media = msgs.filter(pl.col("kind").is_in(MEDIA_KINDS))
+    text_msgs = msgs.filter(~pl.col("kind").is_in(MEDIA_KINDS))
+    query_hashes = set(text_msgs.filter(pl.col("component") == "query").get_column("text_hash").unique().to_list())
+    counts = count_text_table(text_msgs.select("text_hash", "encoding"), texts, query_hashes, patterns)
+    rows = text_msgs.join(counts, on=["text_hash", "encoding"], how="left").with_columns(
+        context_tokens=pl.when(pl.col("component") == "query").then(pl.col("context_tokens")).otherwise(0)
+    )
+    comp = pl.col("component")
+    per_request = rows.group_by("request_id").agg(
+        t_tools=pl.col("tokens").filter(comp == "tools").sum(),
+        t_system=pl.col("tokens").filter(comp == "system").sum(),
+        t_history=pl.col("tokens").filter(comp == "history").sum(),
+        t_context=pl.col("tokens").filter(comp == "context").sum() + pl.col("context_tokens").sum(),
+        t_query=(pl.col("tokens") - pl.col("context_tokens")).filter(comp == "query").sum(),
+        n_messages=pl.len() - (comp == "tools").sum(),
+    )
+    media_count = media.group_by("request_id").agg(n_media=pl.len())
+    per_request = per_request.join(media_count, on="request_id", how="full", coalesce=True).with_columns(
+        pl.col("n_media").fill_null(0), *(pl.col(c).fill_null(0) for c in per_request.columns if c.startswith(("t_", "n_")))
+    )
+    return per_request, rows
+
+
+def _calibrate(joined: pl.DataFrame, model_enc: pl.DataFrame) -> list[Calibration]:
+    usable = joined.filter(
+        (pl.col("n_messages") > 0) & (pl.col("n_media") == 0) & ~pl.col("is_aggregate") & (pl.col("status") == "ok")
+        & (pl.col("input_tokens") > 0)
+    ).select(
+        "request_id", "model",
+        text=pl.col("t_system") + pl.col("t_history") + pl.col("t_context") + pl.col("t_query"),
+        tools=pl.col("t_tools"), messages=pl.col("n_messages"), reported=pl.col("input_tokens"),
+    )
+    calibrations = []
+    for model, encoding, exact in model_enc.iter_rows():
+        sample = usable.filter(pl.col("model") == model) if model is not None else usable.filter(pl.col("model").is_null())
+        label = model or "(no model)"
+        calibrations.append(calibrate_model(label, encoding, exact, sample) if sample.height
+                            else default_calibration(label, encoding, exact))
+    return sorted(calibrations, key=lambda c: c.model)
+
+
+def _attributed(joined: pl.DataFrame, calibrations: list[Calibration]) -> pl.DataFrame:
+    """Calibrated component tokens that sum to each request's reported input, then priced."""
+    params = pl.DataFrame([
+        {"cal_model": c.model, "factor": c.factor, "tools_factor": c.tools_factor, "per_message": c.per_message,
+         "constant": c.constant, "exact": c.exact_tokenizer} for c in calibrations
+    ], schema={"cal_model": pl.String, "factor": pl.Float64, "tools_factor": pl.Float64, "per_message": pl.Float64,
+               "constant": pl.Float64, "exact": pl.Boolean})
+    frame = joined.with_columns(cal_model=pl.col("model").fill_null("(no model)")).join(params, on="cal_model", how="left")
+    has_text = pl.col("n_messages") > 0
+    scaled = {
+        "tools": pl.col("tools_factor") * pl.col("t_tools"),
+        **{name: pl.col("factor") * pl.col(f"t_{name}") for name in ("system", "history", "context", "query")},
+    }
+    reported = pl.col("input_tokens").cast(pl.Float64)
+    frame = frame.with_columns(**{f"a_{k}": pl.when(has_text).then(v).otherwise(0.0) for k, v in scaled.items()})
+    explained = pl.sum_horizontal(*(pl.col(f"a_{k}") for k in scaled))
+    shrink = pl.when(explained > reported).then(reported / explained).otherwise(1.0)
+    frame = frame.with_columns(**{f"a_{k}": pl.col(f"a_{k}") * shrink for k in scaled})
+    explained = pl.sum_horizontal(*(pl.col(f"a_{k}") for k in scaled))
+    predicted = (pl.col("factor") * (pl.col("t_system") + pl.col("t_history") + pl.col("t_context") + pl.col("t_query"))
+                 + pl.col("tools_factor") * pl.col("t_tools") + pl.col("per_message") * pl.col("n_messages")
+                 + pl.col("constant"))
+    frame = frame.with_columns(
+        a_overhead=pl.when(has_text).then(reported - explained).otherwise(0.0),
+        a_unlogged=pl.when(has_text).then(0.0).otherwise(reported),
+        residual=pl.when(has_text & (pl.col("n_media") == 0))
+        .then((reported - pl.when(pl.col("exact")).then(predicted.round(0)).otherwise(predicted)).abs()),
+    )
+    return _price_components(frame)
+
+
+def _price_components(frame: pl.DataFrame) -> pl.DataFrame:
+    """Allocate cache reads then writes to the earliest components, and price each component."""
+    read = pl.col("cache_read_tokens").cast(pl.Float64)
+    write = pl.col("cache_write_tokens").cast(pl.Float64)
+    write_price = pl.when(write > 0).then(
+        ((write - pl.col("cache_write_1h_tokens")) * pl.col("unit_cache_write")
+         + pl.col("cache_write_1h_tokens") * pl.col("unit_cache_write_1h")) / write
+    ).otherwise(0.0)
+    before = pl.lit(0.0)
+    costs = {}
+    for name in INPUT_COMPONENTS:
+        tokens = pl.col(f"a_{name}")
+        read_part = pl.min_horizontal((read - before).clip(0.0), tokens)
+        write_part = pl.min_horizontal((read + write - before).clip(0.0), tokens) - read_part
+        uncached = tokens - read_part - write_part
+        costs[f"c_{name}"] = (uncached * pl.col("unit_input") + read_part * pl.col("unit_cache_read")
+                              + write_part * write_price) / 1e6
+        before = before + tokens
+    visible = (pl.col("output_tokens") - pl.col("reasoning_tokens")).cast(pl.Float64)
+    costs["c_output"] = visible * pl.col("unit_output") / 1e6
+    costs["c_reasoning"] = pl.col("reasoning_tokens") * pl.col("unit_reasoning") / 1e6
+    return frame.with_columns(
+        a_output=visible, a_reasoning=pl.col("reasoning_tokens").cast(pl.Float64), **costs
+    ).with_columns(pl.col(f"c_{n}").fill_null(0.0) for n in (*INPUT_COMPONENTS, *OUTPUT_COMPONENTS))
+
+
+def _spend(frame: pl.DataFrame) -> dict[str, ComponentSpend]:
+    names = (*INPUT_COMPONENTS, *OUTPUT_COMPONENTS)
+    sums = frame.select(*(pl.col(f"a_{n}").sum() for n in names), *(pl.col(f"c_{n}").sum() for n in names)).row(0, named=True)
+    total = sum(float(sums[f"c_{n}"] or 0.0) for n in names)
+    return {
+        n: ComponentSpend(int(round(float(sums[f"a_{n}"] or 0.0))), round(float(sums[f"c_{n}"] or 0.0), 6),
+                          round(float(sums[f"c_{n}"] or 0.0) / total, 6) if total else 0.0)
+        for n in names
+    }
+
+
+def _grouped(frame: pl.DataFrame, key: str) -> dict[str, dict[str, ComponentSpend]]:
+    out = {}
+    for (value,), group in frame.group_by([key], maintain_order=True):
+        out[str(value) if value is not None else "(none)"] = _spend(group)
+    return dict(sorted(out.items()))
+
+
+def _repeated(rows: pl.DataFrame, attributed: pl.DataFrame, texts: pl.DataFrame) -> tuple[list[RepeatedText], list[RepeatedText]]:
+    """Top system prompts and context blocks by total spend (per-send tokens x times sent)."""
+    unit = attributed.select("request_id", "factor", "unit_input", "request_count")
+    base = rows.join(unit, on="request_id", how="inner")
+    # Spend at the uncached input rate: what each repetition costs before any caching.
+    system = base.filter(pl.col("component") == "system").select(
+        "request_id", "text_hash", tokens=pl.col("tokens") * pl.col("factor"), unit=pl.col("unit_input"))
+    context_msgs = base.filter(pl.col("component") == "context").select(
+        "request_id", "text_hash", tokens=pl.col("tokens") * pl.col("factor"), unit=pl.col("unit_input"))
+    context_inline = base.filter(pl.col("context_hash").is_not_null() & (pl.col("context_tokens") > 0)).select(
+        "request_id", text_hash=pl.col("context_hash"), tokens=pl.col("context_tokens") * pl.col("factor"),
+        unit=pl.col("unit_input"))
+    excerpts = texts.select("text_hash", excerpt=pl.col("text").str.slice(0, EXCERPT_CHARS))
+    inline_excerpts = rows.filter(pl.col("context_hash").is_not_null()).select(
+        text_hash=pl.col("context_hash"), excerpt=pl.col("context_excerpt").str.slice(0, EXCERPT_CHARS)).unique("text_hash")
+    return (_top(system, excerpts, "system"), _top(pl.concat([context_msgs, context_inline]), pl.concat([excerpts, inline_excerpts]).unique("text_hash"), "context"))
+
+
+def _top(parts: pl.DataFrame, excerpts: pl.DataFrame, kind: str) -> list[RepeatedText]:
+    if parts.height == 0:
+        return []
+    grouped = parts.group_by("text_hash").agg(
+        tokens=pl.col("tokens").median(), requests=pl.col("request_id").n_unique(), total_tokens=pl.col("tokens").sum(),
+        cost=(pl.col("tokens") * pl.col("unit").fill_null(0.0)).sum() / 1e6,
+    ).filter(pl.col("requests") > 1).sort(["cost", "text_hash"], descending=[True, False]).head(TOP_TEXTS)
+    grouped = grouped.join(excerpts, on="text_hash", how="left")
+    return [
+        RepeatedText(kind, r["text_hash"], r["excerpt"] or "", int(round(r["tokens"])), int(r["requests"]),
+                     int(round(r["total_tokens"])), round(float(r["cost"]), 6))
+        for r in grouped.sort(["cost", "text_hash"], descending=[True, False]).iter_rows(named=True)
+    ]
+
+
+def attribute(priced: pl.DataFrame, messages: pl.DataFrame, texts: pl.DataFrame, patterns: tuple = ()) -> Attribution:
+    """Split every priced request's tokens and cost into prompt components."""
+    models = priced.select("model").unique().sort("model", nulls_last=True).get_column("model").to_list()
+    choices = {m: encoding_for_model(m) for m in models}
+    model_enc = pl.DataFrame(
+        {"model": models, "encoding": [choices[m].encoding for m in models], "exact": [choices[m].exact for m in models]},
+        schema={"model": pl.String, "encoding": pl.String, "exact": pl.Boolean},
+    )
+    per_request, rows = _per_request_tokens(priced, messages, texts, model_enc, patterns)
+    zero_cols = [c for c in per_request.columns if c != "request_id"]
+    joined = priced.filter(pl.col("cost_source") == "computed").join(per_request, on="request_id", how="left") \
+        .with_columns(pl.col(c).fill_null(0) for c in zero_cols)
+    calibrations = _calibrate(joined, model_enc)
+    attributed = _attributed(joined, calibrations)
+    residuals = attributed.get_column("residual").drop_nulls()
+    check = AttributionCheck(
+        requests_with_text=residuals.len(),
+        share_exact=round(float((residuals < 0.5).mean()), 6) if residuals.len() else None,  # type: ignore[arg-type]
+        worst_abs_error=int(round(float(residuals.max()))) if residuals.len() else None,  # type: ignore[arg-type]
+        media_parts_excluded=int(attributed.get_column("n_media").sum() or 0),
+    )
+    top_system, top_context = _repeated(rows, attributed, texts)
+    return Attribution(
+        overall=_spend(attributed),
+        by_feature=_grouped(attributed, "feature"),
+        by_model=_grouped(attributed, "model"),
+        top_system_prompts=top_system,
+        top_context_blocks=top_context,
+        check=check,
+        encodings={m or "(no model)": choices[m].encoding + ("" if choices[m].exact else " (proxy)") for m in models},
+        calibration=calibrations,
+    )
