@@ -66,6 +66,7 @@ def render_terminal(result: AuditResult, console: Console) -> None:
     console.print(_breakdown_table("Spend by feature", result.by_feature, "feature"))
     console.print(_breakdown_table("Spend by user", result.by_user, "user"))
     console.print(_breakdown_table("Spend by day", result.by_day, "day"))
+    _print_attribution(result, console)
     _print_pricing(result, console)
     reconciled = ing.records_read == ing.requests + ing.duplicates + ing.rejected
     mark = "[green]✓[/green]" if reconciled else "[red]✗ does not balance[/red]"
@@ -103,3 +104,37 @@ def _print_pricing(result: AuditResult, console: Console) -> None:
         )
     if s.unpriced_requests:
         console.print(f"  [red]{s.unpriced_requests:,} requests could not be priced[/red]")
+
+
+def _print_attribution(result: AuditResult, console: Console) -> None:
+    att = result.attribution
+    table = Table(title="Where the money goes, by prompt component", title_justify="left")
+    for name, justify in (("component", "left"), ("tokens", "right"), ("cost", "right"), ("share", "right")):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for name, spend in att.overall.items():
+        if spend.tokens or spend.cost_usd:
+            table.add_row(name, f"{spend.tokens:,}", usd(spend.cost_usd), f"{spend.share:.1%}")
+    console.print(table)
+    for title, texts in (("Most expensive repeated system prompts", att.top_system_prompts),
+                         ("Most expensive repeated context blocks", att.top_context_blocks)):
+        if not texts:
+            continue
+        repeated = Table(title=title, title_justify="left")
+        for name, justify in (("excerpt", "left"), ("tokens", "right"), ("sent", "right"), ("total cost", "right")):
+            repeated.add_column(name, justify=justify)  # type: ignore[arg-type]
+        for text in texts[:5]:
+            excerpt = " ".join(text.excerpt.split())[:70]
+            repeated.add_row(safe(excerpt), f"{text.tokens:,}", f"{text.requests:,}×", usd(text.cost_usd))
+        console.print(repeated)
+    check = att.check
+    if check.requests_with_text:
+        console.print(
+            f"Token attribution: counted text + calibrated overhead matches the reported input exactly for"
+            f" {check.share_exact:.1%} of {check.requests_with_text:,} requests (worst error {check.worst_abs_error} tokens)"
+        )
+    for cal in att.calibration:
+        if not cal.exact_tokenizer and cal.fitted_on:
+            console.print(
+                f"  [dim]{safe(cal.model)}: proxy {cal.encoding} × {cal.factor:.3f};"
+                f" held-back error median {cal.median_abs_error_pct}% / p95 {cal.p95_abs_error} tokens[/dim]"
+            )
