@@ -9,6 +9,8 @@ from pathlib import Path
 import polars as pl
 
 from llmaudit import breakdown as bd
+from llmaudit.analyses.interface import AnalysisContext
+from llmaudit.analyses.registry import run_levers
 from llmaudit.config import AuditConfig
 from llmaudit.errors import InputError, StrictModeError
 from llmaudit.ingest.pipeline import IngestReport, ingest_files
@@ -37,7 +39,8 @@ def run_audit(config: AuditConfig, on_progress: Progress | None = None) -> Audit
     resolver = PriceResolver(overrides)
     priced = compute_costs(requests, resolver, config.as_of)
     window = bd.window_of(priced)
-    attribution = attribute(priced, messages, texts, compile_patterns(config.context_patterns))
+    attribution, message_tokens = attribute(priced, messages, texts, compile_patterns(config.context_patterns))
+    context = AnalysisContext(priced, message_tokens, texts.select("text_hash", "text"), window.days, config.levers)
     return AuditResult(
         schema_version=SCHEMA_VERSION,
         generated_at=datetime.now(UTC).isoformat(timespec="seconds"),
@@ -54,6 +57,7 @@ def run_audit(config: AuditConfig, on_progress: Progress | None = None) -> Audit
         by_team=bd.breakdown(priced, pl.col("team")),
         pricing=pricing_report(priced, resolver, config.as_of),
         attribution=attribution,
+        levers=run_levers(context),
         store_path=str(config.db_path) if config.db_path else None,
     )
 

@@ -8,6 +8,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from llmaudit.analyses.interface import LeverConfig
 from llmaudit.errors import ConfigError
 
 DEFAULT_FEATURE_KEYS = (
@@ -41,6 +42,7 @@ class AuditConfig:
     team_keys: tuple[str, ...] = DEFAULT_TEAM_KEYS
     context_patterns: tuple[str, ...] = ()
     """Extra regular expressions marking retrieved context inside user messages."""
+    levers: LeverConfig = field(default_factory=LeverConfig)
     top_n: int = 25
     """Rows kept in the by-user list (the rest are summed into one row)."""
 

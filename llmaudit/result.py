@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from llmaudit.analyses.interface import LeverResult
 from llmaudit.ingest.pipeline import FileSummary, RejectedRecord
 from llmaudit.pricing import PricingReport
 from llmaudit.tokens.attribution import Attribution
@@ -91,4 +92,5 @@ class AuditResult:
     by_team: list[BreakdownRow]
     pricing: PricingReport
     attribution: Attribution
+    levers: list[LeverResult]
     store_path: str | None

@@ -227,8 +227,14 @@ def _top(parts: pl.DataFrame, excerpts: pl.DataFrame, kind: str) -> list[Repeate
     ]
 
 
-def attribute(priced: pl.DataFrame, messages: pl.DataFrame, texts: pl.DataFrame, patterns: tuple = ()) -> Attribution:
-    """Split every priced request's tokens and cost into prompt components."""
+def attribute(
+    priced: pl.DataFrame, messages: pl.DataFrame, texts: pl.DataFrame, patterns: tuple = ()
+) -> tuple[Attribution, pl.DataFrame]:
+    """Split every priced request's tokens and cost into prompt components.
+
+    Also returns the message parts with their calibrated token counts (`tokens`) and the
+    retrieved-context part of query messages (`context_tokens`), for the levers.
+    """
     models = priced.select("model").unique().sort("model", nulls_last=True).get_column("model").to_list()
     choices = {m: encoding_for_model(m) for m in models}
     model_enc = pl.DataFrame(
@@ -249,7 +255,13 @@ def attribute(priced: pl.DataFrame, messages: pl.DataFrame, texts: pl.DataFrame,
         media_parts_excluded=int(attributed.get_column("n_media").sum() or 0),
     )
     top_system, top_context = _repeated(rows, attributed, texts)
-    return Attribution(
+    factors = attributed.select("request_id", "factor", "tools_factor")
+    message_tokens = rows.join(factors, on="request_id", how="left").with_columns(
+        tokens=pl.when(pl.col("component") == "tools").then(pl.col("tokens") * pl.col("tools_factor").fill_null(1.0))
+        .otherwise(pl.col("tokens") * pl.col("factor").fill_null(1.0)),
+        context_tokens=pl.col("context_tokens") * pl.col("factor").fill_null(1.0),
+    ).select("request_id", "seq", "role", "kind", "component", "text_hash", "tokens", "context_tokens")
+    attribution = Attribution(
         overall=_spend(attributed),
         by_feature=_grouped(attributed, "feature"),
         by_model=_grouped(attributed, "model"),
@@ -259,3 +271,4 @@ def attribute(priced: pl.DataFrame, messages: pl.DataFrame, texts: pl.DataFrame,
         encodings={m or "(no model)": choices[m].encoding + ("" if choices[m].exact else " (proxy)") for m in models},
         calibration=calibrations,
     )
+    return attribution, message_tokens

@@ -26,7 +26,7 @@ def run(records: list[RequestRecord]) -> Attribution:
     for record in records:
         builder.add(record, "test", "t.jsonl")
     priced = compute_costs(builder.requests_frame(), PriceResolver(), None)
-    return attribute(priced, builder.messages_frame(), builder.texts_frame())
+    return attribute(priced, builder.messages_frame(), builder.texts_frame())[0]
 
 
 def chat(index: int, messages: list[Message], model: str = "gpt-4o-mini", extra: int = 0, factor: float = 1.0,

@@ -1,0 +1,80 @@
+"""The lever contract: each optimisation is one module with one `Lever` subclass.
+
+A lever is a pure function of the analysis context (the priced requests, their messages
+and texts) and its configuration. It returns a `LeverResult` stating what it would have
+saved on this traffic, how many requests it touches, what it assumed and how sure it is.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import polars as pl
+
+CONFIDENCE_LEVELS = ("measured", "estimated", "scenario")
+DAYS_PER_MONTH = 30.0
+
+
+@dataclass(frozen=True)
+class LeverConfig:
+    """Knobs of the levers, from flags and llmaudit.toml."""
+
+    exact_cache_ttl_hours: float = 24.0
+    semantic_cache_ttl_hours: float = 24.0
+    semantic_threshold: float | None = None
+    """None = the default chosen for precision on labelled paraphrase data."""
+    semantic_thresholds: tuple[float, ...] = (0.80, 0.85, 0.90, 0.93, 0.95, 0.97, 0.99)
+    anthropic_cache_ttl: str = "5m"
+    """Breakpoint TTL the prompt-caching simulation assumes for Anthropic: 5m or 1h."""
+
+
+@dataclass(frozen=True)
+class AnalysisContext:
+    """Everything a lever may read. Frames are never modified."""
+
+    requests: pl.DataFrame
+    """Priced requests: canonical columns + price_model, cost_usd, cost_input_usd, cost_output_usd, unit_* prices."""
+    messages: pl.DataFrame
+    """request_id, seq, role, kind, component, text_hash, tokens (counted in the model's encoding, calibrated)."""
+    texts: pl.DataFrame
+    """text_hash, text."""
+    window_days: float
+    config: LeverConfig = field(default_factory=LeverConfig)
+
+    def monthly(self, amount: float) -> float:
+        """An amount saved over the window, as a 30-day run-rate."""
+        return round(amount / max(self.window_days, 1.0) * DAYS_PER_MONTH, 2)
+
+
+@dataclass(frozen=True)
+class LeverResult:
+    """What one lever would have saved on this traffic."""
+
+    name: str
+    title: str
+    savings_usd: float
+    monthly_savings_usd: float
+    affected_requests: int
+    confidence: str
+    """measured (replayed on the logs) | estimated (replayed with a modelled step) | scenario (a what-if)."""
+    assumptions: list[str]
+    details: dict[str, Any] = field(default_factory=dict)
+    skipped_reason: str | None = None
+    """Why the lever could not run on these logs (no prompt text, no timestamps...), when it could not."""
+
+
+class Lever(ABC):
+    """One optimisation lever."""
+
+    name: ClassVar[str]
+    title: ClassVar[str]
+
+    @abstractmethod
+    def run(self, context: AnalysisContext) -> LeverResult:
+        """Replay the lever over the context's requests."""
+
+    def skipped(self, context: AnalysisContext, reason: str) -> LeverResult:
+        """A result saying plainly that the lever could not run, and why."""
+        return LeverResult(self.name, self.title, 0.0, 0.0, 0, "measured", [], {}, skipped_reason=reason)

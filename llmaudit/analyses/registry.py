@@ -1,0 +1,21 @@
+"""Every built-in lever, registered the way a plugin's lever would be."""
+
+from __future__ import annotations
+
+from llmaudit.analyses.exact_cache import ExactCacheLever
+from llmaudit.analyses.interface import AnalysisContext, Lever, LeverResult
+
+# Run order = report order. One line per lever.
+LEVER_CLASSES: list[type[Lever]] = [
+    ExactCacheLever,
+]
+
+
+def levers() -> list[Lever]:
+    """An instance of every registered lever."""
+    return [cls() for cls in LEVER_CLASSES]
+
+
+def run_levers(context: AnalysisContext) -> list[LeverResult]:
+    """Run every lever over the same context."""
+    return [lever.run(context) for lever in levers()]
