@@ -67,6 +67,7 @@ def render_terminal(result: AuditResult, console: Console) -> None:
     console.print(_breakdown_table("Spend by user", result.by_user, "user"))
     console.print(_breakdown_table("Spend by day", result.by_day, "day"))
     _print_attribution(result, console)
+    _print_levers(result, console)
     _print_pricing(result, console)
     reconciled = ing.records_read == ing.requests + ing.duplicates + ing.rejected
     mark = "[green]✓[/green]" if reconciled else "[red]✗ does not balance[/red]"
@@ -138,3 +139,22 @@ def _print_attribution(result: AuditResult, console: Console) -> None:
                 f"  [dim]{safe(cal.model)}: proxy {cal.encoding} × {cal.factor:.3f};"
                 f" held-back error median {cal.median_abs_error_pct}% / p95 {cal.p95_abs_error} tokens[/dim]"
             )
+
+
+def _print_levers(result: AuditResult, console: Console) -> None:
+    if not result.levers:
+        return
+    table = Table(title="What each lever would have saved on this traffic (each alone)", title_justify="left")
+    for name, justify in (("lever", "left"), ("saved in window", "right"), ("per month", "right"),
+                          ("requests", "right"), ("confidence", "left")):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for lever in result.levers:
+        if lever.skipped_reason:
+            table.add_row(lever.title, "-", "-", "-", f"[dim]skipped: {safe(lever.skipped_reason)}[/dim]")
+        else:
+            table.add_row(lever.title, usd(lever.savings_usd), usd(lever.monthly_savings_usd),
+                          f"{lever.affected_requests:,}", lever.confidence)
+    console.print(table)
+    for lever in result.levers:
+        if lever.assumptions and not lever.skipped_reason:
+            console.print(f"  [dim]{lever.title} assumes: " + "; ".join(safe(a) for a in lever.assumptions[:3]) + "[/dim]")

@@ -1,0 +1,76 @@
+"""Exact response cache with planted duplicates: hits, TTL, deterministic share, per feature."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import polars as pl
+import pytest
+
+from llmaudit.analyses.exact_cache import ExactCacheLever
+from llmaudit.analyses.interface import AnalysisContext, LeverConfig
+from llmaudit.ingest.records import Message, RequestRecord
+from llmaudit.pricing import PriceResolver, compute_costs
+from llmaudit.table import TableBuilder
+from llmaudit.tokens.attribution import attribute
+
+START = datetime(2025, 9, 1, 9, tzinfo=UTC)
+SYSTEM = "You classify support tickets into billing, shipping, bug or other. Reply with one word."
+
+
+def request(index: int, minutes: float, query: str, *, temperature: float | None = 0.0, feature: str = "classifier",
+            model: str = "gpt-4o", tokens: int = 400) -> RequestRecord:
+    return RequestRecord(
+        source_line=index, request_id=f"r{index}", ts=START + timedelta(minutes=minutes), model=model, provider="openai",
+        feature=feature, temperature=temperature, input_tokens=tokens, output_tokens=2,
+        messages=[Message("system", SYSTEM), Message("user", query)],
+    )
+
+
+def context_for(records: list[RequestRecord], ttl_hours: float = 24.0) -> AnalysisContext:
+    builder = TableBuilder()
+    for record in records:
+        builder.add(record, "test", "t.jsonl")
+    priced = compute_costs(builder.requests_frame(), PriceResolver(), None)
+    _, message_tokens = attribute(priced, builder.messages_frame(), builder.texts_frame())
+    return AnalysisContext(priced, message_tokens, builder.texts_frame().select("text_hash", "text"), 30.0,
+                           LeverConfig(exact_cache_ttl_hours=ttl_hours))
+
+
+def test_planted_duplicates() -> None:
+    # gpt-4o: $2.50 in / $10 out. Each request: 400 in, 2 out = $0.00102.
+    per_request = (400 * 2.5 + 2 * 10) / 1e6
+    records = [
+        request(0, 0, "My card was charged twice"),
+        request(1, 5, "My card was charged twice"),           # hit
+        request(2, 10, "My card was charged twice"),          # hit
+        request(3, 11, "Parcel never arrived"),
+        request(4, 12, "Parcel never arrived", temperature=0.7),  # other params: a different key, miss
+        request(5, 13, "Parcel never arrived", temperature=0.7),  # hit, non-deterministic
+        request(6, 60 * 30, "My card was charged twice"),     # 30 h later: TTL expired, miss (refills)
+        request(7, 60 * 30 + 1, "My card was charged twice"),  # hit
+        request(8, 14, "Parcel never arrived", model="gpt-4o-mini", feature="bot"),  # other model: miss
+    ]
+    result = ExactCacheLever().run(context_for(records))
+    assert result.affected_requests == 4
+    assert result.savings_usd == pytest.approx(4 * per_request, abs=1e-9)
+    assert result.details["deterministic_hits"] == 3
+    assert result.details["deterministic_savings_usd"] == pytest.approx(3 * per_request, abs=1e-9)
+    assert result.monthly_savings_usd == pytest.approx(4 * per_request, abs=0.01)
+    by_feature = {row["feature"]: row for row in result.details["by_feature"]}
+    assert by_feature["classifier"]["hits"] == 4 and by_feature["bot"]["hits"] == 0
+    assert result.details["top_repeated"][0]["excerpt"] == "My card was charged twice"
+    assert result.details["top_repeated"][0]["hits"] == 3
+
+
+def test_ttl_is_configurable() -> None:
+    records = [request(0, 0, "Same"), request(1, 90, "Same")]
+    assert ExactCacheLever().run(context_for(records, ttl_hours=1)).affected_requests == 0
+    assert ExactCacheLever().run(context_for(records, ttl_hours=2)).affected_requests == 1
+
+
+def test_skipped_without_prompt_text() -> None:
+    bare = RequestRecord(source_line=1, request_id="x", ts=START, model="gpt-4o", provider="openai", input_tokens=10, output_tokens=1)
+    result = ExactCacheLever().run(context_for([bare]))
+    assert result.skipped_reason is not None
+    assert isinstance(context_for([bare]).requests, pl.DataFrame)
