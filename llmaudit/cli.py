@@ -57,6 +57,7 @@ def analyze(
     inputs: Annotated[list[str] | None, typer.Argument(help="Log files, globs, directories, or - for stdin.")] = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write audit.json here.")] = None,
     html_out: Annotated[Path | None, typer.Option("--html", help="Write the HTML report here.")] = None,
+    md_out: Annotated[Path | None, typer.Option("--md", help="Write a Markdown summary (for a pull request) here.")] = None,
     db: Annotated[str | None, typer.Option("--db", help="DuckDB store (default: beside the output; ':memory:' for none).")] = None,
     prices: Annotated[Path | None, typer.Option("--prices", help="TOML/JSON price overrides (negotiated or self-hosted models).")] = None,
     as_of: Annotated[str | None, typer.Option("--as-of", help="Reprice everything at the prices in force on this date.")] = None,
@@ -76,6 +77,7 @@ def analyze(
         from llmaudit.progress import ProgressBar
         from llmaudit.report.html import write_html
         from llmaudit.report.json import write_json
+        from llmaudit.report.markdown import write_markdown
         from llmaudit.report.terminal import render_terminal
 
         settings = load_toml_settings(config_file)
@@ -98,9 +100,11 @@ def analyze(
             write_json(result, json_out)
         if html_out:
             write_html(result, html_out)
+        if md_out:
+            write_markdown(result, md_out)
         if not quiet:
             render_terminal(result, console)
-            for label, path in (("JSON", json_out), ("HTML", html_out), ("store", db_path)):
+            for label, path in (("JSON", json_out), ("HTML", html_out), ("Markdown", md_out), ("store", db_path)):
                 if path:
                     console.print(f"[dim]{label}: {path}[/dim]")
         return 0

@@ -64,6 +64,7 @@ MESSAGE_SCHEMA: dict[str, Any] = {
     "text_hash": pl.String,
 }
 TEXT_SCHEMA: dict[str, Any] = {"text_hash": pl.String, "text": pl.String, "chars": pl.Int64}
+CHUNK_ROWS = 50_000
 
 SECRET_PATTERN = re.compile(r"(sk-[A-Za-z0-9_\-]{8,}|sk-ant-[A-Za-z0-9_\-]{8,}|Bearer\s+\S+|AKIA[0-9A-Z]{16}|AIza[0-9A-Za-z_\-]{20,})")
 
@@ -114,6 +115,10 @@ class TableBuilder:
     messages: dict[str, list[Any]] = field(default_factory=lambda: {name: [] for name in MESSAGE_SCHEMA})
     texts: dict[str, str] = field(default_factory=dict)
     seen_ids: set[str] = field(default_factory=set)
+    request_chunks: list[pl.DataFrame] = field(default_factory=list)
+    message_chunks: list[pl.DataFrame] = field(default_factory=list)
+    chunk_rows: int = CHUNK_ROWS
+    """Rows held as Python lists before they are packed into a columnar chunk (bounds memory)."""
 
     def _store_text(self, text: str) -> str:
         digest = text_hash(text)
@@ -169,7 +174,18 @@ class TableBuilder:
         for name, value in values.items():
             col[name].append(value)
         self._add_messages(request_id, record)
+        if len(col["request_id"]) >= self.chunk_rows:
+            self._flush()
         return True
+
+    def _flush(self) -> None:
+        """Pack the pending rows into columnar chunks and start new lists."""
+        if self.columns["request_id"]:
+            self.request_chunks.append(pl.DataFrame(self.columns, schema=REQUEST_SCHEMA))
+            self.columns = {name: [] for name in REQUEST_SCHEMA}
+        if self.messages["request_id"]:
+            self.message_chunks.append(pl.DataFrame(self.messages, schema=MESSAGE_SCHEMA))
+            self.messages = {name: [] for name in MESSAGE_SCHEMA}
 
     def _add_messages(self, request_id: str, record: RequestRecord) -> None:
         msg = self.messages
@@ -191,11 +207,13 @@ class TableBuilder:
 
     def requests_frame(self) -> pl.DataFrame:
         """The requests as a typed DataFrame."""
-        return pl.DataFrame(self.columns, schema=REQUEST_SCHEMA)
+        self._flush()
+        return pl.concat(self.request_chunks, rechunk=True) if self.request_chunks else pl.DataFrame(schema=REQUEST_SCHEMA)
 
     def messages_frame(self) -> pl.DataFrame:
         """Message parts (request_id, seq, role, kind, component, text_hash); tools have negative seq."""
-        return pl.DataFrame(self.messages, schema=MESSAGE_SCHEMA)
+        self._flush()
+        return pl.concat(self.message_chunks, rechunk=True) if self.message_chunks else pl.DataFrame(schema=MESSAGE_SCHEMA)
 
     def texts_frame(self) -> pl.DataFrame:
         """Unique texts by hash."""

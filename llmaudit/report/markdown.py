@@ -1,0 +1,56 @@
+"""A compact Markdown summary for a pull-request comment; every log-derived string is escaped."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from llmaudit.report.terminal import usd
+from llmaudit.result import AuditResult
+from llmaudit.table import SECRET_PATTERN
+
+MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]()<>|~])")
+MAX_ROWS = 8
+
+
+def md_escape(text: str) -> str:
+    """Log text made inert in Markdown: secrets masked, markup and HTML characters escaped, one line."""
+    text = SECRET_PATTERN.sub("[redacted]", str(text))
+    return MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(text.split()))
+
+
+def render_markdown(result: AuditResult) -> str:
+    """The summary as GitHub-flavoured Markdown."""
+    s, w = result.summary, result.window
+    lines = [
+        "## llmaudit",
+        "",
+        f"**{s.requests:,} requests · {usd(s.cost_usd)}** from {(w.start or '?')[:10]} to {(w.end or '?')[:10]}"
+        f" ({w.days:.1f} days) · run-rate **{usd(s.monthly_run_rate_usd)}/month**"
+        f" · {usd(s.cost_per_successful_request_usd)} per successful request",
+        "",
+        "| model | requests | cost | share |",
+        "|---|---:|---:|---:|",
+    ]
+    for row in result.by_model[:MAX_ROWS]:
+        lines.append(f"| {md_escape(row.key)} | {row.requests:,} | {usd(row.cost_usd)} | {row.share:.1%} |")
+    levers = [lever for lever in result.levers if not lever.skipped_reason]
+    if levers:
+        lines += ["", "| lever (alone) | per month | requests | confidence |", "|---|---:|---:|---|"]
+        for lever in levers:
+            lines.append(f"| {md_escape(lever.title)} | {usd(lever.monthly_savings_usd)} | {lever.affected_requests:,}"
+                         f" | {lever.confidence} |")
+    unknown = result.pricing.unknown_models
+    if unknown:
+        names = ", ".join(f"{md_escape(m.model)} ({m.requests:,} requests)" for m in unknown)
+        lines += ["", f"⚠️ Not priced (excluded from totals): {names}"]
+    ing = result.ingest
+    lines += ["", f"<sub>{ing.records_read:,} records read = {ing.requests:,} analysed + {ing.duplicates:,} duplicates"
+                  f" + {ing.rejected:,} rejected</sub>", ""]
+    return "\n".join(lines)
+
+
+def write_markdown(result: AuditResult, path: Path) -> None:
+    """Write the Markdown summary."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_markdown(result), encoding="utf-8")
