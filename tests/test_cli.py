@@ -146,7 +146,7 @@ def test_store_rerun_and_overlap_counted_once(shared_data: Path, tmp_path: Path)
 
 
 def test_formats_lists_every_reader() -> None:
-    result = CliRunner().invoke(app, ["formats"])
+    result = CliRunner().invoke(app, ["formats"], env={"COLUMNS": "400"})
     assert result.exit_code == 0
     from llmaudit.ingest.registry import readers
 

@@ -3,14 +3,42 @@
 from __future__ import annotations
 
 from llmaudit.errors import InputError
+from llmaudit.ingest.anthropic_batch import AnthropicBatchReader
+from llmaudit.ingest.anthropic_messages import AnthropicMessagesReader
+from llmaudit.ingest.bedrock import BedrockReader
+from llmaudit.ingest.claude_code import ClaudeCodeReader
+from llmaudit.ingest.codex_cli import CodexCliReader
 from llmaudit.ingest.container import Sample, sample
+from llmaudit.ingest.gemini import GeminiReader
+from llmaudit.ingest.helicone import HeliconeReader
 from llmaudit.ingest.interface import Reader
+from llmaudit.ingest.langfuse import LangfuseReader
+from llmaudit.ingest.litellm import LiteLLMPayloadReader, LiteLLMSpendLogsReader
 from llmaudit.ingest.openai_batch import OpenAIBatchReader
+from llmaudit.ingest.openai_chat import OpenAIChatReader
+from llmaudit.ingest.openai_responses import OpenAIResponsesReader
+from llmaudit.ingest.openai_usage import OpenAICostsReader, OpenAIUsageReader
+from llmaudit.ingest.openrouter import OpenRouterReader
 from llmaudit.ingest.source import SourceFile
 
 # One line per format; keep alphabetical by module.
 READER_CLASSES: list[type[Reader]] = [
+    AnthropicBatchReader,
+    AnthropicMessagesReader,
+    BedrockReader,
+    ClaudeCodeReader,
+    CodexCliReader,
+    GeminiReader,
+    HeliconeReader,
+    LangfuseReader,
+    LiteLLMSpendLogsReader,
+    LiteLLMPayloadReader,
     OpenAIBatchReader,
+    OpenAIChatReader,
+    OpenAIResponsesReader,
+    OpenAIUsageReader,
+    OpenAICostsReader,
+    OpenRouterReader,
 ]
 
 MIN_CONFIDENCE = 30

@@ -1,0 +1,106 @@
+"""Anthropic Message Batches files: request lines (custom_id + params) and result lines (custom_id + result).
+
+Results do not repeat the request and carry no timestamp; they are joined to their request
+on ``custom_id`` after reading (`join_key`), like the OpenAI batch reader. A results file
+alone still gives usage and model. Only ``succeeded`` results are billed: ``errored``,
+``canceled`` and ``expired`` ones become error requests with zero tokens.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from llmaudit.ingest.anthropic_common import PROVIDER, apply_error, apply_message, apply_request
+from llmaudit.ingest.coerce import BadValue, to_str, to_ts
+from llmaudit.ingest.container import Sample
+from llmaudit.ingest.interface import RawRecords, Reader
+from llmaudit.ingest.records import Parsed, Rejection, RequestRecord
+
+RESULT_TYPES = frozenset({"succeeded", "errored", "canceled", "expired"})
+
+
+def is_batch_request(record: dict[str, Any]) -> bool:
+    """A batch request line: custom_id and the Messages request ``params``."""
+    return "custom_id" in record and isinstance(record.get("params"), dict)
+
+
+def is_batch_result(record: dict[str, Any]) -> bool:
+    """A batch result line: custom_id and a typed ``result``."""
+    return "custom_id" in record and isinstance(record.get("result"), dict) and "type" in record["result"]
+
+
+def _custom_id(raw: dict[str, Any]) -> str:
+    custom_id = to_str(raw.get("custom_id"))
+    if custom_id is None:
+        raise BadValue("custom_id is empty: the line cannot be joined to its request or result")
+    return custom_id
+
+
+def request_half(line: int, raw: dict[str, Any]) -> RequestRecord:
+    """A request line: the prompt half, waiting for its result."""
+    custom_id = _custom_id(raw)
+    record = RequestRecord(
+        source_line=line, provider=PROVIDER, endpoint="messages", is_batch=True, stream=False,
+        join_key=f"anthropic_batch:{custom_id}", is_partial=True,
+    )
+    apply_request(record, raw["params"])
+    return record
+
+
+def result_record(line: int, raw: dict[str, Any]) -> RequestRecord:
+    """A result line: usage and output of a succeeded request, or a zero-token error."""
+    custom_id = _custom_id(raw)
+    result = raw["result"]
+    kind = to_str(result.get("type")) or ""
+    if kind not in RESULT_TYPES:
+        raise BadValue(f"unknown result type {kind!r} (expected one of {', '.join(sorted(RESULT_TYPES))})")
+    record = RequestRecord(
+        source_line=line, provider=PROVIDER, endpoint="messages", is_batch=True, stream=False,
+        join_key=f"anthropic_batch:{custom_id}", ts=to_ts(raw.get("timestamp"), "timestamp"),
+    )
+    if kind == "succeeded":
+        message = result.get("message")
+        if not isinstance(message, dict):
+            raise BadValue("succeeded result without a message object: cannot price")
+        apply_message(record, message)
+        record.is_batch = True
+        return record
+    # Failed results have no message id; custom_id plus line keeps two of them from merging as duplicates.
+    record.request_id = f"anthropic_batch:{custom_id}:{kind}:{line}"
+    apply_error(record, result.get("error"), fallback=kind)
+    if kind != "errored":
+        record.error_type = kind
+    return record
+
+
+class AnthropicBatchReader(Reader):
+    name = "anthropic_batch"
+    description = "Anthropic Message Batches request and/or results JSONL (joined on custom_id)"
+    containers = ("jsonl", "json")
+    fields = (
+        "request_id", "model", "endpoint", "is_batch", "status", "error_type", "finish_reason", "user_id",
+        "temperature", "max_tokens", "top_p", "service_tier", "input_tokens", "cache_read_tokens",
+        "cache_write_tokens", "cache_write_1h_tokens", "output_tokens", "metadata", "messages", "tools", "output_text",
+    )
+
+    def sniff(self, sample: Sample) -> int:
+        if sample.kind not in self.containers or not sample.records:
+            return 0
+        hits = sum(1 for r in sample.records if is_batch_request(r) or is_batch_result(r))
+        return 95 if hits == len(sample.records) else (60 if hits * 2 > len(sample.records) else 0)
+
+    def parse(self, records: RawRecords) -> Iterator[Parsed]:
+        for line, raw in records:
+            try:
+                if is_batch_result(raw):
+                    yield result_record(line, raw)
+                elif is_batch_request(raw):
+                    yield request_half(line, raw)
+                else:
+                    yield Rejection(line, "neither a batch request line (custom_id, params) nor a result line "
+                                          "(custom_id, result)")
+            except BadValue as exc:
+                yield Rejection(line, str(exc))
+            except (KeyError, TypeError, AttributeError, ValueError) as exc:
+                yield Rejection(line, f"unexpected record shape ({type(exc).__name__}: {exc})")

@@ -1,0 +1,111 @@
+"""The OpenAI chat reader: request/response pairs, bare completions, errors and bad lines."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from llmaudit.ingest.container import sample
+from llmaudit.ingest.openai_chat import OpenAIChatReader
+from llmaudit.ingest.records import Rejection, RequestRecord
+from llmaudit.ingest.source import SourceFile
+from tests.conftest import ASSETS, SHARED_DATA
+from tests.ingest.reader_harness import asset_records, mutated_records, read_each
+
+HERE = ASSETS / "openai_chat"
+
+
+def test_pairs_give_canonical_tokens_and_envelope_metadata() -> None:
+    out = read_each(HERE / "chat_logs.jsonl", "openai_chat")
+    assert [o.line if isinstance(o, Rejection) else o.source_line for o in out] == [1, 2, 3, 4, 5, 6, 7]
+    cached = out[0]
+    assert isinstance(cached, RequestRecord)
+    assert cached.request_id == "chatcmpl-B9MBs8CjcvOU2jLn4n570S5qMJKcT"
+    assert (cached.input_tokens, cached.cache_read_tokens, cached.output_tokens, cached.reasoning_tokens) == (1530, 1152, 210, 0)
+    assert cached.ts == datetime(2025, 3, 14, 9, 26, 53, 589000, tzinfo=UTC)  # the logger's time wins over `created`
+    assert cached.latency_ms == 812.4
+    assert (cached.user_id, cached.feature, cached.provider, cached.endpoint) == ("u_4821", "support-bot", "openai", "chat")
+    assert cached.metadata == {"team": "cx", "env": "prod", "prompt_version": "v7", "tag:tier:gold": "true"}
+    assert [m.role for m in cached.messages] == ["system", "user"]
+    assert (cached.temperature, cached.max_tokens, cached.service_tier) == (0.2, 512, "default")
+
+
+def test_reasoning_stays_inside_output_and_tool_calls_are_read() -> None:
+    record = read_each(HERE / "chat_logs.jsonl", "openai_chat")[1]
+    assert isinstance(record, RequestRecord)
+    assert record.model == "o3-mini-2025-01-31"  # the served snapshot, not the requested alias
+    assert (record.input_tokens, record.output_tokens, record.reasoning_tokens) == (420, 1380, 1152)
+    assert record.finish_reason == "tool_calls"
+    assert record.output_text == 'lookup_order({"order_id":"A-10293"})'
+    assert record.max_tokens == 4000 and len(record.tools) == 1
+    assert record.metadata == {"feature": "refund-agent"}
+    assert [m.role for m in record.messages] == ["developer", "user"]
+
+
+def test_error_response_is_an_error_request_with_zero_tokens() -> None:
+    record = read_each(HERE / "chat_logs.jsonl", "openai_chat")[2]
+    assert isinstance(record, RequestRecord)
+    assert (record.status, record.error_type) == ("error", "rate_limit_exceeded")
+    assert (record.input_tokens, record.output_tokens) == (0, 0)
+    assert record.model == "gpt-4o-2024-08-06"
+
+
+def test_bodies_logged_as_json_text() -> None:
+    record = read_each(HERE / "chat_logs.jsonl", "openai_chat")[3]
+    assert isinstance(record, RequestRecord)
+    assert (record.request_id, record.input_tokens, record.output_tokens) == ("chatcmpl-B9MFa2mWq8zLr5eT1oYc3HnP0dXsV", 88, 9)
+    assert (record.user_id, record.latency_ms, record.stream) == ("u_77", 640.0, False)
+    assert record.ts == datetime.fromtimestamp(1741944700, UTC)
+
+
+def test_bad_lines_are_rejected_with_actionable_reasons() -> None:
+    out = read_each(HERE / "chat_logs.jsonl", "openai_chat")
+    assert isinstance(out[4], Rejection) and "invalid JSON" in out[4].reason
+    assert out[5] == Rejection(6, "missing usage: cannot price")
+    assert out[6] == Rejection(7, "prompt_tokens is negative: -5")
+
+
+def test_bare_completions_in_a_json_array() -> None:
+    first, second = read_each(HERE / "bare_completions.json", "openai_chat")
+    assert isinstance(first, RequestRecord) and isinstance(second, RequestRecord)
+    assert (first.input_tokens, first.cache_read_tokens, first.output_tokens) == (2304, 2048, 3)
+    assert (first.service_tier, first.messages) == ("flex", [])
+    assert (second.finish_reason, second.output_tokens, second.source_line) == ("length", 16, 2)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        SHARED_DATA / "openai_batch" / "batch-input-expansion.jsonl",
+        SHARED_DATA / "openai_batch" / "batch-output-expansion.jsonl",
+        SHARED_DATA / "litellm" / "spend_logs_payload.json",
+        SHARED_DATA / "litellm" / "standard_logging_payload.json",
+        ASSETS / "openai_responses" / "responses.jsonl",
+        ASSETS / "gemini" / "gemini_logs.jsonl",
+        ASSETS / "bedrock" / "invocations.jsonl",
+    ],
+    ids=lambda p: p.name,
+)
+def test_does_not_claim_other_formats(path: Path) -> None:
+    assert OpenAIChatReader().sniff(sample(SourceFile(name=path.name, path=path))) == 0
+
+
+def test_helicone_style_rows_are_not_claimed(tmp_path: Path) -> None:
+    row = (
+        '{"request_id": "b1", "request_created_at": "2025-03-01T00:00:00Z", "request_path": "/v1/chat/completions",'
+        ' "request_body": {"model": "gpt-4o", "messages": []}, "response_status": 200,'
+        ' "response_body": {"object": "chat.completion", "choices": [], "usage": {"prompt_tokens": 1}}}\n'
+    )
+    path = tmp_path / "helicone.jsonl"
+    path.write_text(row)
+    assert OpenAIChatReader().sniff(sample(SourceFile(name=path.name, path=path))) == 0
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(mutated_records(asset_records(HERE / "chat_logs.jsonl") + asset_records(HERE / "bare_completions.json")))
+def test_junk_in_any_field_never_raises(raw: dict) -> None:
+    outputs = list(OpenAIChatReader().parse(iter([(1, raw)])))
+    assert len(outputs) == 1
