@@ -21,6 +21,8 @@ DEFAULT_PER_MESSAGE = 3.0
 DEFAULT_CONSTANT = 3.0
 """OpenAI chat formatting: the reply is primed with ~3 tokens."""
 MIN_FIT = 3
+ROWS_PER_PARAMETER = 5
+"""A slope is fitted only with at least this many requests per fitted parameter."""
 HOLDOUT_EVERY = 5
 
 
@@ -76,6 +78,11 @@ def _fit(text: np.ndarray, tools: np.ndarray, msgs: np.ndarray, reported: np.nda
         columns.append(("messages", msgs))
     else:
         target = target - per_message * msgs
+    # Thin samples fit fewer slopes: per-message first, then tools, are left at their defaults.
+    while columns and len(target) < ROWS_PER_PARAMETER * (len(columns) + 1):
+        name, values = columns.pop()
+        default = {"messages": per_message, "tools": tools_factor, "factor": factor}[name]
+        target = target - default * values
     if columns and len(target) > len(columns):
         design = np.column_stack([c for _, c in columns] + [np.ones_like(target)])
         solution, *_ = np.linalg.lstsq(design, target, rcond=None)
