@@ -375,15 +375,18 @@ def compute_costs(requests: pl.DataFrame, resolver: PriceResolver, as_of: date |
     cost_out = (visible_output * _tiered("output") + pl.col("reasoning_tokens") * _tiered("reasoning")) / 1e6
     reported_only = pl.col("is_aggregate") & (pl.col("input_tokens") + pl.col("output_tokens") == 0) \
         & pl.col("cost_reported_usd").is_not_null()
+    # A proxy's own cache answered these: the provider billed nothing for them.
+    cached_by_proxy = pl.col("served_from_cache").fill_null(False)
     priced = joined.with_columns(
-        cost_input_usd=cost_in,
-        cost_output_usd=cost_out,
+        cost_input_usd=pl.when(cached_by_proxy).then(0.0).otherwise(cost_in),
+        cost_output_usd=pl.when(cached_by_proxy).then(0.0).otherwise(cost_out),
         **{f"unit_{name}": _tiered(name) for name in PRICE_FIELDS},
     ).with_columns(
         cost_usd=pl.when(reported_only).then(pl.col("cost_reported_usd")).otherwise(
             pl.col("cost_input_usd") + pl.col("cost_output_usd")
         ),
         cost_source=pl.when(reported_only).then(pl.lit("reported"))
+        .when(cached_by_proxy).then(pl.lit("proxy_cache"))
         .when(pl.col("p_input").is_null()).then(pl.lit("unpriced")).otherwise(pl.lit("computed")),
     )
     drop = [c for c in prices.columns if c.startswith(("p_", "t0_", "t1_"))] + ["price_day"]
@@ -414,7 +417,7 @@ def pricing_report(priced: pl.DataFrame, resolver: PriceResolver, as_of: date | 
                      row["output_tokens"], round(row["reported"], 6) if row["reported_n"] else None)
         for row in unknown.iter_rows(named=True)
     ]
-    compared = priced.filter(pl.col("cost_reported_usd").is_not_null() & (pl.col("cost_source") == "computed"))
+    compared = priced.filter(pl.col("cost_reported_usd").is_not_null() & pl.col("cost_source").is_in(["computed", "proxy_cache"]))
     diff = (pl.col("cost_usd") - pl.col("cost_reported_usd")).abs()
     scale = pl.max_horizontal(pl.col("cost_usd").abs(), pl.col("cost_reported_usd").abs())
     disagreeing = compared.filter((diff > DISAGREEMENT_RATIO * scale) & (diff > 1e-9)).with_columns(diff=diff) \

@@ -52,6 +52,7 @@ REQUEST_SCHEMA: dict[str, Any] = {
     "cost_reported_usd": pl.Float64,
     "request_count": pl.Int64,
     "is_aggregate": pl.Boolean,
+    "served_from_cache": pl.Boolean,
     "tools_hash": pl.String,
     "output_hash": pl.String,
 }
@@ -168,6 +169,7 @@ class TableBuilder:
             "cache_write_1h_tokens": record.cache_write_1h_tokens, "output_tokens": record.output_tokens or 0,
             "reasoning_tokens": record.reasoning_tokens, "cost_reported_usd": record.cost_reported_usd,
             "request_count": record.request_count, "is_aggregate": record.is_aggregate,
+            "served_from_cache": record.served_from_cache,
             "tools_hash": self._store_text("\n".join(record.tools)) if record.tools else None,
             "output_hash": self._store_text(record.output_text) if record.output_text else None,
         }

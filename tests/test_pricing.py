@@ -115,3 +115,12 @@ def test_reported_cost_disagreement() -> None:
     assert report.disagreements == 1
     assert report.disagreement_examples[0].reported_usd == 0.0003
     assert report.reported_cost_usd == pytest.approx(0.00051)
+
+
+def test_proxy_cache_hits_cost_nothing() -> None:
+    hit = req("gpt-4o-mini", "openai", input_tokens=1_000, output_tokens=100, cost_reported_usd=0.0)
+    hit.served_from_cache = True
+    frame = priced(hit)
+    assert frame.get_column("cost_usd").item() == 0.0
+    assert frame.get_column("cost_source").item() == "proxy_cache"
+    assert pricing_report(frame, PriceResolver(), None).disagreements == 0

@@ -147,7 +147,8 @@ def apply_usage(record: RequestRecord, usage: Any) -> None:
         raise BadValue("missing usage: cannot price")
     plain = to_int(usage.get("input_tokens"), "usage.input_tokens", required=True)
     read = to_int(usage.get("cache_read_input_tokens"), "usage.cache_read_input_tokens") or 0
-    split = usage.get("cache_creation") if isinstance(usage.get("cache_creation"), dict) else {}
+    split = usage.get("cache_creation")
+    split = split if isinstance(split, dict) else {}
     five = to_int(split.get("ephemeral_5m_input_tokens"), "cache_creation.ephemeral_5m_input_tokens") or 0
     hour = to_int(split.get("ephemeral_1h_input_tokens"), "cache_creation.ephemeral_1h_input_tokens") or 0
     # Some SDK dumps carry only the per-TTL split; their sum is the total written.

@@ -76,7 +76,8 @@ def is_messages_record(raw: dict[str, Any]) -> bool:
 
 def envelope_status(raw: dict[str, Any]) -> int | None:
     """The HTTP status the logger recorded, beside the bodies or in the response envelope."""
-    response = raw.get("response") if isinstance(raw.get("response"), dict) else {}
+    response = raw.get("response")
+    response = response if isinstance(response, dict) else {}
     for container in (raw, response):
         for key in STATUS_KEYS:
             value = container.get(key)

@@ -189,8 +189,9 @@ class ClaudeCodeReader(Reader):
         if sample.kind != "jsonl" or not sample.records:
             return 0
         hits = sum(1 for record in sample.records if is_transcript_line(record))
-        if hits == len(sample.records) and any("sessionId" in record for record in sample.records):
-            return 95
+        if hits == len(sample.records):
+            # A resumed session can open with many summary lines, which carry no session id.
+            return 95 if any("sessionId" in record for record in sample.records) else 70
         return 60 if hits * 2 > len(sample.records) and any("requestId" in r for r in sample.records) else 0
 
     def parse(self, records: RawRecords) -> Iterator[Parsed]:

@@ -15,7 +15,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from llmaudit.ingest.coerce import BadValue, canonical_json, content_parts, first, get_path, to_int, to_str, to_ts
+from llmaudit.ingest.coerce import (
+    BadValue,
+    canonical_json,
+    content_parts,
+    first,
+    get_path,
+    to_int,
+    to_str,
+    to_ts,
+)
 from llmaudit.ingest.container import Sample
 from llmaudit.ingest.interface import RawRecords, Reader
 from llmaudit.ingest.records import Message, Parsed, Rejection, RequestRecord, Skipped
@@ -55,7 +64,8 @@ def item_message(item: dict[str, Any]) -> list[Message]:
         return [Message(role="tool", text=text, kind="tool_result")]
     if kind == "reasoning":
         # Only the summary is readable; the encrypted reasoning is re-sent but cannot be counted here.
-        summary = item.get("summary") if isinstance(item.get("summary"), list) else []
+        summary = item.get("summary")
+        summary = summary if isinstance(summary, list) else []
         texts = [str(part.get("text") or "") for part in summary if isinstance(part, dict)]
         return [Message(role="assistant", text="\n".join(texts), kind="thinking")]
     return [Message(role="assistant", text=canonical_json(item), kind="tool_call")]
@@ -154,8 +164,10 @@ class _Session:
         if not isinstance(info, dict):
             raise BadValue("token_count info is not an object")
         total = info.get("total_token_usage")
-        totals = canonical_json(total) if isinstance(total, dict) else None
-        if totals is not None and totals == self.last_totals:
+        # The running totals identify a call; without them, its own usage does (never equal for two calls
+        # in practice, since every call re-sends a longer history).
+        totals = canonical_json(total) if isinstance(total, dict) else "last:" + canonical_json(info.get("last_token_usage"))
+        if totals == self.last_totals:
             return Skipped(line, f"repeated token_count event (same totals as line {self.last_totals_line})")
         counts = usage_tokens(self._last_usage(info, total))
         record = self._record(line, raw, counts)

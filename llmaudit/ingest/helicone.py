@@ -137,20 +137,18 @@ def _properties(record: RequestRecord, value: Any) -> None:
     if not isinstance(props, dict):
         raise BadValue("request_properties is not a JSON object")
     for key, item in props.items():
-        name = str(key)
-        if name.lower().startswith(PROPERTY_PREFIX):
-            name = name[len(PROPERTY_PREFIX):]
+        # Properties are HTTP headers, so case-insensitive: keep them lower-cased, prefix removed.
+        name = str(key).lower().removeprefix(PROPERTY_PREFIX)
         text = to_str(item)
         if text is None:
             continue
-        lowered = name.lower()
-        if lowered in SESSION_PROPERTIES:
+        if name in SESSION_PROPERTIES:
             record.session_id = record.session_id or text
-        elif lowered in USER_PROPERTIES:
+        elif name in USER_PROPERTIES:
             record.user_id = record.user_id or text
         else:
             record.metadata[name] = text
-            if lowered == "feature":
+            if name == "feature":
                 record.feature = text
 
 
@@ -196,7 +194,7 @@ class HeliconeReader(Reader):
                 yield self._row(line, raw)
             except BadValue as exc:
                 yield Rejection(line, str(exc))
-            except (KeyError, TypeError, AttributeError, ValueError) as exc:
+            except (KeyError, TypeError, AttributeError, ValueError, OverflowError, RecursionError) as exc:
                 yield Rejection(line, f"unexpected Helicone row shape: {type(exc).__name__}: {exc}"[:200])
 
     @staticmethod
@@ -223,6 +221,7 @@ class HeliconeReader(Reader):
         cache_reference = to_str(raw.get("cache_reference_id"))
         if cache_reference and cache_reference != NO_CACHE_REFERENCE:
             record.metadata["helicone_cache_hit"] = "true"
+            record.served_from_cache = True
         if isinstance(request, dict):
             # Gateways also send OpenAI-format bodies to Anthropic: the body's shape decides.
             anthropic_body = anthropic_common.is_request(request) or (anthropic and endpoint_for(path) != "chat")

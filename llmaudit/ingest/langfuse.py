@@ -142,7 +142,10 @@ def apply_usage_details(record: RequestRecord, usage: dict[str, Any]) -> None:
         raise BadValue(MISSING_TOKENS)
     # Langfuse's integrations subtract the details; a total equal to input + output means this
     # producer did not, and the details are already inside the base counts.
-    details_inside = total is not None and (extra_in or extra_out) and total == base_in + base_out
+    details_inside = (
+        total is not None and (extra_in or extra_out) and total == base_in + base_out
+        and extra_in <= base_in and extra_out <= base_out  # parts can only be inside a whole at least as big
+    )
     read, written, written_1h = _cache_counts(inputs)
     reasoning = sum(v for k, v in outputs.items() if "reasoning" in k)
     record.input_tokens = base_in if details_inside else base_in + extra_in
@@ -287,7 +290,7 @@ class LangfuseReader(Reader):
                 yield self._generation(line, raw, REQUEST_TYPES[kind])
             except BadValue as exc:
                 yield Rejection(line, str(exc))
-            except (KeyError, TypeError, AttributeError, ValueError) as exc:
+            except (KeyError, TypeError, AttributeError, ValueError, OverflowError, RecursionError) as exc:
                 yield Rejection(line, f"unexpected Langfuse observation shape: {type(exc).__name__}: {exc}"[:200])
 
     @staticmethod

@@ -166,6 +166,7 @@ def _cache_hit(record: RequestRecord, value: Any) -> None:
     """A LiteLLM cache hit was answered by the proxy, not the provider: tag it, never an error."""
     if to_bool(value):
         record.metadata["litellm_cache_hit"] = "true"
+        record.served_from_cache = True
         record.status = "ok"
         record.error_type = None
 
@@ -243,7 +244,7 @@ def _parse_each(
             yield build(line, raw)
         except BadValue as exc:
             yield Rejection(line, str(exc))
-        except (KeyError, TypeError, AttributeError, ValueError) as exc:
+        except (KeyError, TypeError, AttributeError, ValueError, OverflowError, RecursionError) as exc:
             yield Rejection(line, f"unexpected {what} shape: {type(exc).__name__}: {exc}"[:200])
 
 

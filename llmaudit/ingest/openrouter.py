@@ -25,6 +25,7 @@ REQUIRED_KEYS = frozenset({"generation_id", "tokens_prompt"})
 HINT_KEYS = frozenset({"model_permaslug", "cost_total", "tokens_completion"})
 ERROR_FINISH_REASONS = frozenset({"error"})
 MISSING_TOKENS = "missing token counts: cannot price"
+ZERO_TEXTS = frozenset({"0", "0.0", "0.00"})
 
 EXTRA_METADATA = {
     "provider_name": "openrouter_provider",
@@ -107,7 +108,7 @@ class OpenRouterReader(Reader):
                 yield self._row(line, raw)
             except BadValue as exc:
                 yield Rejection(line, str(exc))
-            except (KeyError, TypeError, AttributeError, ValueError) as exc:
+            except (KeyError, TypeError, AttributeError, ValueError, OverflowError, RecursionError) as exc:
                 yield Rejection(line, f"unexpected OpenRouter row shape: {type(exc).__name__}: {exc}"[:200])
 
     @staticmethod
@@ -132,7 +133,7 @@ class OpenRouterReader(Reader):
         )
         for column, name in EXTRA_METADATA.items():
             value = to_str(raw.get(column))
-            if value is not None:
+            if value is not None and value not in ZERO_TEXTS:  # zero cost columns say nothing
                 record.metadata[name] = value
         _status(record, raw)
         apply_activity_tokens(record, raw)

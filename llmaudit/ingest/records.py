@@ -71,6 +71,8 @@ class RequestRecord:
     cost_reported_usd: float | None = None
     request_count: int = 1
     """1 for a request; the bucket's request count for aggregate (usage export) rows."""
+    served_from_cache: bool = False
+    """Answered by a proxy's own response cache (LiteLLM, Helicone): the provider billed nothing."""
     is_aggregate: bool = False
     """True for usage/cost export buckets, which carry no prompt text."""
     metadata: dict[str, str] = field(default_factory=dict)
