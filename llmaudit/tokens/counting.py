@@ -1,12 +1,12 @@
 """Counting tokens of unique texts, once per (text, encoding), on every core.
 
-tiktoken's batch encoder runs in Rust threads that release the GIL, so a thread pool of
-the machine's cores tokenizes in parallel. Texts go in chunks so the token-id lists of a
-chunk are dropped as soon as they are counted (memory stays bounded by the chunk).
+Each unique text is encoded once and only its length is kept, so memory stays bounded by
+the texts themselves. Large volumes are counted by one worker process per core.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 from collections.abc import Sequence
 
@@ -15,18 +15,33 @@ import polars as pl
 from llmaudit.tokens.context_blocks import context_text
 from llmaudit.tokens.encodings import load_encoding
 
-CHUNK_TEXTS = 4096
+PARALLEL_MIN_CHARS = 20_000_000
+"""Below this much text, starting worker processes costs more than it saves."""
 
 
-def count_tokens(texts: Sequence[str], encoding: str, threads: int | None = None) -> list[int]:
-    """Token counts of texts (no special-token handling: log text is data, not control)."""
+def _count_chunk(args: tuple[str, list[str]]) -> list[int]:
+    encoding, texts = args
     enc = load_encoding(encoding)
-    threads = threads or os.cpu_count() or 1
-    counts: list[int] = []
-    for start in range(0, len(texts), CHUNK_TEXTS):
-        chunk = list(texts[start:start + CHUNK_TEXTS])
-        counts.extend(len(ids) for ids in enc.encode_ordinary_batch(chunk, num_threads=threads))
-    return counts
+    return [len(enc.encode_ordinary(text)) for text in texts]
+
+
+def count_tokens(texts: Sequence[str], encoding: str, processes: int | None = None) -> list[int]:
+    """Token counts of texts (no special-token handling: log text is data, not control).
+
+    tiktoken holds the GIL while it encodes (threads measured slower than one loop), so
+    large volumes are split across worker processes, one per core.
+    """
+    texts = list(texts)
+    processes = processes or os.cpu_count() or 1
+    volume = sum(len(t) for t in texts)
+    if processes < 2 or volume < PARALLEL_MIN_CHARS:
+        return _count_chunk((encoding, texts))
+    load_encoding(encoding)  # forked workers inherit the loaded ranks
+    size = max(1, -(-len(texts) // (processes * 4)))
+    chunks = [(encoding, texts[i:i + size]) for i in range(0, len(texts), size)]
+    with multiprocessing.get_context("fork").Pool(processes) as pool:
+        parts = pool.map(_count_chunk, chunks)
+    return [count for part in parts for count in part]
 
 
 def count_text_table(pairs: pl.DataFrame, texts: pl.DataFrame, context_hashes: set[str],
