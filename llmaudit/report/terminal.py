@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -78,8 +80,10 @@ def render_terminal(result: AuditResult, console: Console) -> None:
     )
     for file in ing.files:
         console.print(f"  [dim]{safe(file.file)}: {file.format}, {file.records:,} records[/dim]")
-    for unknown in ing.unrecognised_files:
-        console.print(f"  [yellow]not read[/yellow] {safe(unknown.reason)}")
+    if ing.unrecognised_files:
+        names = ", ".join(safe(Path(u.file).name) for u in ing.unrecognised_files[:8])
+        more = f" and {len(ing.unrecognised_files) - 8} more" if len(ing.unrecognised_files) > 8 else ""
+        console.print(f"  [yellow]not read[/yellow] (not a known log format; details in audit.json): {names}{more}")
     for reject in ing.rejects[:MAX_REJECTS_SHOWN]:
         console.print(f"  [red]rejected[/red] {safe(reject.file)}:{reject.line}: {safe(reject.reason)}")
     if ing.rejected > MAX_REJECTS_SHOWN:
