@@ -72,6 +72,7 @@ def breakdown(
             input_tokens=pl.col("input_tokens").sum(),
             output_tokens=pl.col("output_tokens").sum(),
             failed=pl.col("request_count").filter(pl.col("status") != "ok").sum(),
+            unpriced=pl.col("request_count").filter(pl.col("cost_source") == "unpriced").sum(),
             **{name: pl.col(name).drop_nulls().first() for name in detail},
         )
     )
@@ -87,6 +88,7 @@ def breakdown(
                 key=f"(other {len(rest)})", requests=sum(r.requests for r in rest), cost_usd=round(cost, 6),
                 share=round(cost / total, 6) if total else 0.0, input_tokens=sum(r.input_tokens for r in rest),
                 output_tokens=sum(r.output_tokens for r in rest), failed_requests=sum(r.failed_requests for r in rest),
+                unpriced_requests=sum(r.unpriced_requests for r in rest),
             )
         ]
     return rows
@@ -102,5 +104,6 @@ def _row(values: dict, total: float, detail: list[str]) -> BreakdownRow:
         input_tokens=int(values["input_tokens"] or 0),
         output_tokens=int(values["output_tokens"] or 0),
         failed_requests=int(values["failed"] or 0),
+        unpriced_requests=int(values["unpriced"] or 0),
         detail={name: str(values[name]) for name in detail if values.get(name) is not None},
     )

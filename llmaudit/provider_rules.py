@@ -6,6 +6,8 @@ Sources are in ../shared/PROVIDERS.md (✅ = the provider's own documentation).
 
 from __future__ import annotations
 
+import re
+
 RULES_VERSION = "2026-08"
 """Date of the newest provider documentation these constants were checked against."""
 
@@ -41,3 +43,137 @@ ANTHROPIC_CACHE_WRITE_1H = 2.0
 """1-hour cache write = 2 x input price [APC] ✅."""
 ANTHROPIC_CACHE_READ = 0.1
 """Cache read = 0.1 x input price [APC] ✅."""
+
+
+# --- Prompt caching (simulated by llmaudit.analyses.prompt_caching) ------------------------------
+# [PCa] developers.openai.com/api/docs/guides/prompt-caching.md (older version, retention list ends at
+# gpt-5.2); [PCb] the same page, GPT-5.6 version (llms-txt-archive/openai-platform @25f7cbb, 2026);
+# [CB] openai-cookbook examples/Prompt_Caching_201.ipynb @0dee719; [PR] OpenAI pricing page (mid-2026).
+# [APC] docs.anthropic build-with-claude/prompt-caching.md @7967a16 (2026-08-21).
+
+OPENAI_CACHE_MIN_TOKENS = 1024
+"""OpenAI automatic caching starts at 1,024 prompt tokens; below it cached_tokens is 0 [PCa][CB] ✅ (2026-08)."""
+OPENAI_CACHE_INCREMENT = 128
+"""Cache hits grow in 128-token steps: cached_tokens is rounded down to a multiple of 128 [PCa][PCb] ✅ (2026-08)."""
+OPENAI_IN_MEMORY_RETENTION_MINUTES = 5.0
+"""`in_memory` retention: "5 to 10 minutes of inactivity, up to a maximum of one hour" [PCa] ✅ (2026-08).
+We take the low end of the range. [PCb] says orgs without Zero Data Retention default to `24h`; [PCa] says
+`in_memory`: the sources disagree and we follow [PCa], the conservative reading."""
+OPENAI_CACHE_RULES_BY_MODEL: tuple[tuple[str, int, int, float, float | None], ...] = (
+    # (model prefix, minimum tokens, increment, retention minutes, write multiplier or None)
+    # gpt-5.5: implicit breakpoints every 2,048 tokens and `24h` retention only [PCb] ✅ (2026-08).
+    ("gpt-5.5", 2048, 2048, 24 * 60.0, None),
+    # GPT-5.6+: strict 1,024 visible tokens; writes billed 1.25x input; ttl "30m" after last use [PCb] ✅ (2026-08).
+    ("gpt-5.6", 1024, 128, 30.0, 1.25),
+    ("gpt-5.7", 1024, 128, 30.0, 1.25),
+    ("gpt-5.8", 1024, 128, 30.0, 1.25),
+    ("gpt-5.9", 1024, 128, 30.0, 1.25),
+)
+"""Models whose caching rules differ from the defaults above, most specific prefix first."""
+OPENAI_CACHE_READ_MULTIPLIER: tuple[tuple[str, float], ...] = (
+    # Share of the input price a cached token costs; only a fallback when genai-prices has no cached price.
+    ("gpt-realtime", 0.0125),  # audio 98.75% off [CB] ✅
+    ("gpt-4o", 0.5),  # 50% off [CB] ✅
+    ("gpt-4.1", 0.25),  # 75% off [CB] ✅
+    ("gpt-5", 0.1),  # 90% off [CB] ✅
+    ("o3-mini", 0.5),  # 50% off [PR] ✅
+    ("o1-mini", 0.5),  # 50% off [PR] ✅
+    ("o4-mini", 0.25),  # 75% off [PR] ✅
+    ("o3", 0.25),  # 75% off [PR] ✅
+)
+"""(model prefix, cached price / input price), longest prefixes first; checked 2026-08."""
+
+ANTHROPIC_CACHE_MIN_TOKENS: dict[str, int] = {
+    # Minimum cacheable prompt length by model [APC] ✅ (2026-08-21). The March 2026 version had Sonnet 4.6 at
+    # 2,048 and anthropic-sdk-python#1194 observed Sonnet caching only from 2,048; we follow the newest doc (1,024).
+    "sonnet-4": 1024, "sonnet-4.5": 1024, "sonnet-4.6": 1024, "sonnet-5": 1024,
+    "opus-4": 1024, "opus-4.1": 1024, "opus-4.8": 1024,
+    "opus-4.7": 2048, "haiku-3.5": 2048,
+    "opus-4.5": 4096, "opus-4.6": 4096, "haiku-4.5": 4096,
+    "opus-5": 512, "fable-5": 512, "mythos-5": 512,
+    # Retired models, absent from the Aug 2026 table: the doc text quoted in anthropic-sdk-python#1194 (2026) ✅
+    "sonnet-3.7": 1024, "haiku-3": 2048,
+    # ⚠️ third-party only (docs.truefoundry.com chat-completions-prompt-caching, 2025).
+    "sonnet-3.5": 1024, "opus-3": 1024,
+}
+"""Minimum cacheable prefix in tokens, keyed by '<family>-<version>'."""
+ANTHROPIC_CACHE_MIN_TOKENS_UNKNOWN = 4096
+"""For a Claude model not in the table: the largest documented minimum, so savings are not overstated."""
+ANTHROPIC_CACHE_TTL_MINUTES: dict[str, float] = {"5m": 5.0, "1h": 60.0}
+"""Breakpoint TTLs; 5m is the default and is refreshed at no cost on each hit [APC] ✅ (2026-08-21)."""
+ANTHROPIC_MAX_BREAKPOINTS = 4
+"""At most 4 cache_control breakpoints per request [APC] ✅ (2026-08-21)."""
+ANTHROPIC_LOOKBACK_BLOCKS = 20
+"""A breakpoint finds earlier cache entries at most 20 blocks before it [APC] ✅ (2026-08-21)."""
+
+GEMINI_IMPLICIT_MIN_TOKENS: dict[str, int] = {
+    # ai.google.dev/gemini-api/docs/caching, version updated 2026-07-07 ✅. Earlier versions disagree
+    # (blog 2025-05-08: Flash 1,024 / Pro 2,048; page 2026-05-07: Flash 1,024 / Pro 4,096); we follow the newest.
+    "2.5-flash": 2048, "2.5-pro": 2048, "3": 4096,
+}
+"""Implicit caching minimum by Gemini version ('2.5-flash', '2.5-pro'; '3' = every 3.x model)."""
+GEMINI_IMPLICIT_FIRST_VERSION = 2.5
+"""Implicit caching exists from the 2.5 models on (developers.googleblog.com, 2025-05-08) ✅."""
+GEMINI_IMPLICIT_READ_MULTIPLIER = 0.1
+"""Implicit hits are 90% off (ai.google.dev optimization page; Vertex context-cache-overview) ✅ (2026-08).
+Only a fallback: genai-prices' dated cached price (75% off in mid-2025) is used when it has one."""
+GEMINI_IMPLICIT_RETENTION_MINUTES = 5.0
+"""❌ Google documents no lifetime for implicit entries (Vertex: "expire within 24 hours", most sooner, evicted as
+memory is reclaimed). Assumed: 5 minutes after last use, like OpenAI's in-memory cache. Hits are not guaranteed ✅."""
+
+
+def _model_name(model: str) -> str:
+    return model.lower().rsplit("/", 1)[-1]
+
+
+def openai_cache_rules(model: str) -> tuple[int, int, float, float | None]:
+    """(minimum tokens, increment, retention minutes, write multiplier or None) of an OpenAI model."""
+    name = _model_name(model)
+    for prefix, minimum, increment, retention, write in OPENAI_CACHE_RULES_BY_MODEL:
+        if name.startswith(prefix):
+            return minimum, increment, retention, write
+    return OPENAI_CACHE_MIN_TOKENS, OPENAI_CACHE_INCREMENT, OPENAI_IN_MEMORY_RETENTION_MINUTES, None
+
+
+def openai_cache_read_multiplier(model: str) -> float | None:
+    """Cached price / input price for an OpenAI model, when the table knows it."""
+    name = _model_name(model)
+    return next((share for prefix, share in OPENAI_CACHE_READ_MULTIPLIER if name.startswith(prefix)), None)
+
+
+_CLAUDE_FAMILY_FIRST = re.compile(r"claude-(opus|sonnet|haiku|fable|mythos)-(\d+)(?:[-.](\d)(?!\d))?")
+_CLAUDE_VERSION_FIRST = re.compile(r"claude-(\d+)(?:[-.](\d))?-(opus|sonnet|haiku)")
+
+
+def anthropic_model_key(model: str) -> str | None:
+    """'<family>-<version>' of a Claude model id in any of its spellings (API, Bedrock, Vertex, OpenRouter)."""
+    name = model.lower()
+    if match := _CLAUDE_FAMILY_FIRST.search(name):
+        family, major, minor = match.groups()
+    elif match := _CLAUDE_VERSION_FIRST.search(name):
+        major, minor, family = match.groups()
+    else:
+        return None
+    return f"{family}-{major}" + (f".{minor}" if minor and minor != "0" else "")
+
+
+def anthropic_cache_min_tokens(model: str) -> int:
+    """Minimum cacheable prefix of a Claude model (the conservative default when unknown)."""
+    key = anthropic_model_key(model)
+    return ANTHROPIC_CACHE_MIN_TOKENS.get(key or "", ANTHROPIC_CACHE_MIN_TOKENS_UNKNOWN)
+
+
+_GEMINI_VERSION = re.compile(r"gemini-(\d+(?:\.\d+)?)-?(pro|flash)?")
+
+
+def gemini_implicit_min_tokens(model: str) -> int | None:
+    """Implicit caching minimum of a Gemini model; None for models without implicit caching (before 2.5)."""
+    match = _GEMINI_VERSION.search(model.lower())
+    if match is None:
+        return None
+    version = float(match.group(1))
+    if version < GEMINI_IMPLICIT_FIRST_VERSION:
+        return None
+    if version < 3:
+        return GEMINI_IMPLICIT_MIN_TOKENS["2.5-pro" if match.group(2) == "pro" else "2.5-flash"]
+    return GEMINI_IMPLICIT_MIN_TOKENS["3"]

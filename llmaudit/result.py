@@ -72,6 +72,8 @@ class BreakdownRow:
     input_tokens: int
     output_tokens: int
     failed_requests: int
+    unpriced_requests: int = 0
+    """Requests of this group whose model has no price: not in cost_usd."""
     detail: dict[str, str] = field(default_factory=dict)
     """Extra labels: the priced model id and provider for by_model."""
 

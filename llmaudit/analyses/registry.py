@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from llmaudit.analyses.exact_cache import ExactCacheLever
 from llmaudit.analyses.interface import AnalysisContext, Lever, LeverResult
+from llmaudit.analyses.prompt_caching import PromptCachingLever
+from llmaudit.analyses.semantic_cache import SemanticCacheLever
 
 # Run order = report order. One line per lever.
 LEVER_CLASSES: list[type[Lever]] = [
     ExactCacheLever,
+    SemanticCacheLever,
+    PromptCachingLever,
 ]
 
 

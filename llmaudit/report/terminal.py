@@ -41,7 +41,8 @@ def _breakdown_table(title: str, rows: list[BreakdownRow], label: str) -> Table:
         name = safe(row.key)
         if row.detail.get("price_model") and row.detail["price_model"] != row.key:
             name += f" [dim]→ {safe(row.detail['price_model'])}[/dim]"
-        table.add_row(name, f"{row.requests:,}", usd(row.cost_usd), f"{row.share:.1%}")
+        cost = "[red]not priced[/red]" if row.unpriced_requests == row.requests else usd(row.cost_usd)
+        table.add_row(name, f"{row.requests:,}", cost, f"{row.share:.1%}")
     if len(rows) > MAX_ROWS:
         table.add_row(f"[dim]… {len(rows) - MAX_ROWS} more[/dim]", "", "", "")
     return table
