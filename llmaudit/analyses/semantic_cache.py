@@ -1,0 +1,238 @@
+"""Semantic response cache: a stateless request answered with the stored answer to a similar query.
+
+Only stateless requests (no earlier turns) that carry a query text are replayed, and the cache
+is scoped by model, system prompt and tool definitions: the same question under another
+system prompt is a different request. Each query is vectorised (`similarity.QueryEncoder`,
+TF-IDF of word and character n-grams by default) and compared with the earlier queries of its
+scope still inside the TTL; every request fills the cache. A request is a hit at threshold t
+when its most similar earlier query reaches t, so one replay gives the whole threshold sweep.
+An identical query text is similarity 1.0, a hit at every threshold.
+
+A hit serves another request's answer, so every figure is an estimate: each threshold's
+false-hit risk is the share of its hits whose two logged answers differ materially.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import numpy as np
+import polars as pl
+import scipy.sparse as sp
+
+from llmaudit.analyses.interface import AnalysisContext, Lever, LeverResult
+from llmaudit.analyses.prompt_view import input_keys, query_texts, system_keys
+from llmaudit.analyses.similarity import QueryEncoder, TfidfQueryEncoder, rowwise_cosine, similar_pairs
+
+DEFAULT_THRESHOLD = 0.93
+# Measured by semantic_eval.evaluate on ../shared/data/queries (bench/semantic_cache.py prints the table):
+# the lowest sweep threshold whose precision is >= 0.95 both on the labelled pairs (1.000: no false match
+# among 34,283 clear negatives; recall 0.023 of 31,140 Quora/GPTCache positives) and as a lower bound over
+# the 46,801 labelled texts replayed as one stream (0.951: 872 of 917 matches are known duplicates).
+# At 0.90 that bound is 0.941, at 0.80 0.887. tests/analyses/test_semantic_cache.py re-derives it.
+DEFAULT_THRESHOLD_REASON = (
+    "default: the lowest threshold with precision >= 0.95 on labelled paraphrase data: 1.000 on 31,140"
+    " Quora/GPTCache duplicate pairs against 34,283 clear negatives, and >= 0.951 over the labelled texts"
+    " replayed as one stream, where near-neighbour false hits appear (>= 0.941 at 0.90, >= 0.887 at 0.80);"
+    " recall there is 2.3%: this matcher catches rewordings that keep most of the words"
+)
+MATERIAL_DIFFERENCE = 0.5
+"""Two answers differ materially when their TF-IDF cosine is below this."""
+ANSWER_CHARS = 2_000
+"""Answers are compared on their opening characters: a different answer differs early."""
+ANSWER_ENCODER = TfidfQueryEncoder(char_ngrams=None, name="tfidf(word 1-2, sublinear tf)")
+"""Answers are long: word n-grams only, character n-grams would cost too much."""
+TOP_EXAMPLES = 10
+EXCERPT_CHARS = 120
+
+
+class SemanticCacheLever(Lever):
+    name = "semantic_cache"
+    title = "Semantic response cache"
+
+    def __init__(self, encoder: QueryEncoder | None = None) -> None:
+        self.encoder = encoder or TfidfQueryEncoder()
+
+    def run(self, context: AnalysisContext) -> LeverResult:
+        config = context.config
+        requests = context.requests.filter(
+            (pl.col("status") == "ok") & ~pl.col("is_aggregate") & pl.col("ts").is_not_null()
+            & pl.col("cost_usd").is_not_null()
+        )
+        with_text = requests.join(input_keys(context.messages), on="request_id", how="inner")
+        if with_text.height == 0:
+            return self.skipped(context, "no request in these logs carries its prompt text")
+        stateless = (
+            with_text.filter(pl.col("history_count") == 0)
+            .join(query_texts(context.messages, context.texts), on="request_id", how="inner")
+            .filter(pl.col("query").is_not_null())
+            .join(system_keys(context.messages), on="request_id", how="left")
+        )
+        if stateless.height == 0:
+            return self.skipped(context, "no stateless request (one turn, with a user query) in these logs")
+        threshold = config.semantic_threshold if config.semantic_threshold is not None else DEFAULT_THRESHOLD
+        thresholds = sorted({*config.semantic_thresholds, threshold})
+        ttl = timedelta(hours=config.semantic_cache_ttl_hours)
+        replayed = self._replay(stateless, thresholds[0], ttl)
+        replayed = _with_answer_similarity(replayed, context.texts)
+        hits = replayed.filter(pl.col("cosine") >= threshold)
+        saved = float(hits.get_column("cost_usd").sum() or 0.0)
+        sweep = [_sweep_row(replayed, t, context) for t in thresholds]
+        chosen = next(row for row in sweep if row["threshold"] == threshold)
+        unlogged = hits.filter(pl.col("answer_cosine").is_null()).height
+        return LeverResult(
+            name=self.name,
+            title=self.title,
+            savings_usd=round(saved, 6),
+            monthly_savings_usd=context.monthly(saved),
+            affected_requests=hits.height,
+            confidence="estimated",
+            assumptions=[
+                f"only stateless requests (no earlier turns) with a user query are cached ({replayed.height} of"
+                f" {context.requests.height}); the cache is scoped by model, system prompt and tool definitions",
+                f"a request is a hit when an earlier request of its scope within {config.semantic_cache_ttl_hours:g} h"
+                f" has a query with cosine >= {threshold:g} ({self.encoder.name}); every request fills the cache",
+                "a hit costs nothing and its cached answer is assumed acceptable; cache storage, vectorising and"
+                " lookup costs are not counted",
+                f"answers differ materially when the word TF-IDF cosine of their first {ANSWER_CHARS:,} characters is"
+                f" below {MATERIAL_DIFFERENCE:g}; {chosen['answers_compared']} of the {hits.height} hits at"
+                f" {threshold:g} had both answers logged",
+                "identical queries count as similarity 1.0, so this lever includes most exact-cache hits:"
+                " do not add the two",
+            ],
+            details={
+                "encoder": self.encoder.name,
+                "ttl_hours": config.semantic_cache_ttl_hours,
+                "replayed_requests": replayed.height,
+                "not_replayed_requests": context.requests.height - replayed.height,
+                "multi_turn_requests": with_text.filter(pl.col("history_count") > 0).height,
+                "scopes": replayed.get_column("scope").n_unique(),
+                "distinct_queries": replayed.get_column("query_hash").n_unique(),
+                "threshold": threshold,
+                "threshold_reason": DEFAULT_THRESHOLD_REASON if config.semantic_threshold is None
+                else "set in the configuration (semantic_threshold)",
+                "hit_rate": chosen["hit_rate"],
+                "identical_query_hits": hits.filter(pl.col("query_hash") == pl.col("match_query_hash")).height,
+                "false_hit_risk": chosen["false_hit_risk"],
+                "hits_without_both_answers": unlogged,
+                "material_difference_below": MATERIAL_DIFFERENCE,
+                "threshold_sweep": sweep,
+                "by_feature": _by_feature(replayed, threshold),
+                "examples": _examples(hits, context.texts),
+            },
+        )
+
+    def _replay(self, stateless: pl.DataFrame, threshold: float, ttl: timedelta) -> pl.DataFrame:
+        """Each request with its most similar earlier request of the same scope within the TTL."""
+        ordered = stateless.with_columns(
+            scope=pl.concat_str([pl.col("model").fill_null(""), pl.col("system_key").fill_null(""),
+                                 pl.col("tools_hash").fill_null("")], separator="\x1f"),
+            seconds=pl.col("ts").dt.epoch("us").cast(pl.Float64) / 1e6,
+        ).sort(["ts", "request_id"]).with_row_index("order")
+        # One row per distinct query text (vectorised once), one item per distinct text within a scope.
+        distinct = ordered.select("query_hash", "query").unique("query_hash").sort("query_hash")
+        vectors = self.encoder.encode(distinct.get_column("query").to_list())
+        items = (
+            ordered.group_by("scope", "query_hash")
+            .agg(first_seen=pl.col("seconds").min(), last_seen=pl.col("seconds").max())
+            .join(distinct.select("query_hash").with_row_index("text_row"), on="query_hash")
+            .sort(["scope", "first_seen", "query_hash"]).with_row_index("item")
+        )
+        scope_starts = items.with_row_index("row").group_by("scope", maintain_order=True).agg(pl.col("row").first())
+        found = similar_pairs(
+            sp.csr_matrix(vectors[items.get_column("text_row").to_numpy()]),
+            scope_starts.get_column("row").to_numpy(), items.get_column("first_seen").to_numpy(),
+            items.get_column("last_seen").to_numpy(), threshold, ttl.total_seconds(),
+        )
+        item_ids = items.get_column("item").to_numpy()
+        edges = pl.DataFrame({
+            "item": np.concatenate([found.later, found.earlier, item_ids]),
+            "neighbour": np.concatenate([found.earlier, found.later, item_ids]),
+            "cosine": np.concatenate([found.cosine, found.cosine, np.ones(len(item_ids), dtype=np.float32)]),
+        }, schema={"item": pl.UInt32, "neighbour": pl.UInt32, "cosine": pl.Float32})
+        requests = ordered.join(items.select("scope", "query_hash", "item"), on=["scope", "query_hash"])
+        occurrences = requests.select(neighbour="item", match_order="order", match_seconds="seconds",
+                                      match_request_id="request_id", match_query_hash="query_hash",
+                                      match_output_hash="output_hash").sort("match_order")
+        best = (
+            requests.select("order", "item", "seconds").join(edges, on="item")
+            .sort("order")
+            .join_asof(occurrences, left_on="order", right_on="match_order", by="neighbour",
+                       allow_exact_matches=False, check_sortedness=False)
+            .filter(pl.col("match_order").is_not_null()
+                    & (pl.col("seconds") - pl.col("match_seconds") <= ttl.total_seconds()))
+            .sort(["order", "cosine", "match_order"], descending=[False, True, True])
+            .unique("order", keep="first")
+            .select("order", pl.col("cosine").cast(pl.Float64).round(6), "match_request_id", "match_query_hash",
+                    "match_output_hash")
+        )
+        return requests.join(best, on="order", how="left").with_columns(pl.col("cosine").fill_null(0.0)).sort("order")
+
+
+def _with_answer_similarity(replayed: pl.DataFrame, texts: pl.DataFrame) -> pl.DataFrame:
+    """answer_cosine: TF-IDF cosine of a request's logged answer and its match's (null unless both logged)."""
+    pairs = (
+        replayed.filter(pl.col("output_hash").is_not_null() & pl.col("match_output_hash").is_not_null())
+        .select("output_hash", "match_output_hash").unique().sort(["output_hash", "match_output_hash"])
+    )
+    if pairs.height == 0:
+        return replayed.with_columns(answer_cosine=pl.lit(None, dtype=pl.Float64))
+    hashes = pl.concat([pairs.get_column("output_hash"), pairs.get_column("match_output_hash")]).unique().sort()
+    answers = pl.DataFrame({"text_hash": hashes}).join(texts, on="text_hash", how="left").sort("text_hash")
+    matrix = ANSWER_ENCODER.encode([(text or "")[:ANSWER_CHARS] for text in answers.get_column("text").to_list()])
+    row = {digest: index for index, digest in enumerate(answers.get_column("text_hash").to_list())}
+    left = np.array([row[h] for h in pairs.get_column("output_hash").to_list()], dtype=np.int64)
+    right = np.array([row[h] for h in pairs.get_column("match_output_hash").to_list()], dtype=np.int64)
+    cosine = np.where(left == right, 1.0, rowwise_cosine(matrix, left, right))
+    scored = pairs.with_columns(answer_cosine=pl.Series(cosine, dtype=pl.Float64).round(6))
+    return replayed.join(scored, on=["output_hash", "match_output_hash"], how="left")
+
+
+def _sweep_row(replayed: pl.DataFrame, threshold: float, context: AnalysisContext) -> dict[str, object]:
+    hits = replayed.filter(pl.col("cosine") >= threshold)
+    compared = hits.filter(pl.col("answer_cosine").is_not_null())
+    differ = compared.filter(pl.col("answer_cosine") < MATERIAL_DIFFERENCE).height
+    saved = float(hits.get_column("cost_usd").sum() or 0.0)
+    return {
+        "threshold": threshold,
+        "hits": hits.height,
+        "hit_rate": round(hits.height / replayed.height, 6),
+        "savings_usd": round(saved, 6),
+        "monthly_savings_usd": context.monthly(saved),
+        "false_hit_risk": round(differ / compared.height, 6) if compared.height else None,
+        "answers_compared": compared.height,
+    }
+
+
+def _by_feature(replayed: pl.DataFrame, threshold: float) -> list[dict[str, object]]:
+    hit = pl.col("cosine") >= threshold
+    grouped = replayed.group_by(pl.col("feature").fill_null("(none)")).agg(
+        requests=pl.len(), hits=hit.sum(), savings_usd=pl.col("cost_usd").filter(hit).sum(),
+    ).sort(["savings_usd", "feature"], descending=[True, False])
+    return [
+        {"feature": r["feature"], "requests": r["requests"], "hits": r["hits"],
+         "hit_rate": round(r["hits"] / r["requests"], 6), "savings_usd": round(r["savings_usd"] or 0.0, 6)}
+        for r in grouped.iter_rows(named=True)
+    ]
+
+
+def _examples(hits: pl.DataFrame, texts: pl.DataFrame) -> list[dict[str, object]]:
+    """The matched pairs of different query texts that saved most, with excerpts of both queries."""
+    reworded = (
+        hits.filter(pl.col("query_hash") != pl.col("match_query_hash"))
+        .group_by("query_hash", "match_query_hash").agg(
+            hits=pl.len(), savings_usd=pl.col("cost_usd").sum(), cosine=pl.col("cosine").first(),
+            answer_cosine=pl.col("answer_cosine").min(), query=pl.col("query").first(),
+            feature=pl.col("feature").first(), model=pl.col("model").first(),
+        )
+        .sort(["savings_usd", "query_hash", "match_query_hash"], descending=[True, False, False])
+        .head(TOP_EXAMPLES)
+        .join(texts.select(match_query_hash="text_hash", cached_query="text"), on="match_query_hash", how="left")
+    )
+    return [
+        {"query": (r["query"] or "")[:EXCERPT_CHARS], "cached_query": (r["cached_query"] or "")[:EXCERPT_CHARS],
+         "cosine": r["cosine"], "answer_cosine": r["answer_cosine"], "feature": r["feature"], "model": r["model"],
+         "hits": r["hits"], "savings_usd": round(r["savings_usd"] or 0.0, 6)}
+        for r in reworded.sort(["savings_usd", "query_hash", "match_query_hash"],
+                               descending=[True, False, False]).iter_rows(named=True)
+    ]

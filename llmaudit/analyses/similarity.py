@@ -1,0 +1,190 @@
+"""Query vectors and an exact, threshold-bounded neighbour search for the semantic cache.
+
+`QueryEncoder` turns texts into L2-normalised rows, so cosine similarity is a dot product.
+The default encoder is TF-IDF over word 1-2grams and char_wb 3-5grams, fitted on the texts
+it is given. Extension point: an embedding model (for instance one shipped inside a registry
+package, loaded offline) is another `QueryEncoder` whose `encode` returns a CSR matrix of
+normalised rows; `similar_pairs` accepts any such matrix, although its prefix filter only
+prunes well on sparse rows (dense rows leave every pair a candidate, so the search becomes
+blocked brute force within each scope and TTL window).
+
+`similar_pairs` never builds an all-pairs matrix. It is the prefix filter of all-pairs
+similarity search (Bayardo et al., WWW 2007): order features from rare to common; in each row
+the common tail whose squared weights sum below t² cannot reach a cosine of t by itself, so two
+rows with cosine >= t share a feature in both of their rare prefixes. Sparse products of the
+prefixes (in blocks of rows against the earlier rows of the same scope that are still inside
+the time horizon) yield the candidates; each candidate is then scored exactly.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+import scipy.sparse as sp
+from joblib import Parallel, delayed
+from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer
+from sklearn.preprocessing import normalize
+
+WORD_BUCKETS = 2**20
+CHAR_BUCKETS = 2**22
+PARALLEL_MIN_TEXTS = 20_000
+"""Below this many texts, hashing in one process beats starting workers."""
+BLOCK_ROWS = 1024
+"""Rows compared against their window at once."""
+WINDOW_COLUMNS = 32_768
+"""Earlier rows per sparse product: bounds a product's size however dense the candidates are."""
+PREFIX_ROWS = 50_000
+"""Rows cut to their prefixes at once: bounds the temporaries."""
+SCORE_CHUNK = 200_000
+"""Candidate pairs scored exactly at once."""
+BOUND_SLACK = 1e-5
+"""Float32 rounding allowance: the prefix is made slightly longer than the bound needs."""
+
+
+class QueryEncoder(Protocol):
+    """Texts -> one L2-normalised row each (CSR, float32), so that cosine = dot product."""
+
+    @property
+    def name(self) -> str:
+        """What the encoder is, for the report's assumptions."""
+        ...
+
+    def encode(self, texts: Sequence[str]) -> sp.csr_matrix:
+        """Fit on ``texts`` and return their normalised vectors, row i for text i."""
+        ...
+
+
+@dataclass(frozen=True)
+class TfidfQueryEncoder:
+    """TF-IDF of word n-grams and char_wb n-grams, each part normalised, then the whole row.
+
+    The two parts weigh the same: word n-grams reward shared wording, character n-grams
+    survive typos, inflections and punctuation. N-grams are hashed (no vocabulary to hold,
+    and the texts can be split across cores); with 2^20 word and 2^22 character buckets,
+    collisions barely move a cosine. IDF is fitted on the texts given.
+    """
+
+    word_ngrams: tuple[int, int] = (1, 2)
+    char_ngrams: tuple[int, int] | None = (3, 5)
+    """None: word n-grams only (for long texts such as answers, where character n-grams cost too much)."""
+    name: str = "tfidf(word 1-2 + char_wb 3-5, sublinear tf)"
+
+    def encode(self, texts: Sequence[str]) -> sp.csr_matrix:
+        """Fit the IDF weights on ``texts`` and return their normalised rows."""
+        vectorizers = [HashingVectorizer(analyzer="word", ngram_range=self.word_ngrams, n_features=WORD_BUCKETS,
+                                         alternate_sign=False, norm=None, dtype=np.float32)]
+        if self.char_ngrams is not None:
+            vectorizers.append(HashingVectorizer(analyzer="char_wb", ngram_range=self.char_ngrams,
+                                                 n_features=CHAR_BUCKETS, alternate_sign=False, norm=None,
+                                                 dtype=np.float32))
+        parts = [_tfidf(_hashed(vectorizer, texts)) for vectorizer in vectorizers]
+        return normalize(sp.hstack(parts, format="csr", dtype=np.float32), copy=False)
+
+
+def _hashed(vectorizer: HashingVectorizer, texts: Sequence[str]) -> sp.csr_matrix:
+    """N-gram counts, on every available core when there are enough texts to pay for the processes."""
+    workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if workers < 2 or len(texts) < PARALLEL_MIN_TEXTS:
+        return sp.csr_matrix(vectorizer.transform(texts))
+    step = -(-len(texts) // workers)
+    chunks = [list(texts[start:start + step]) for start in range(0, len(texts), step)]
+    counted = Parallel(n_jobs=workers)(delayed(vectorizer.transform)(chunk) for chunk in chunks)
+    return sp.vstack(counted, format="csr")
+
+
+def _tfidf(counts: sp.csr_matrix) -> sp.csr_matrix:
+    """Sublinear TF times smoothed IDF, rows L2-normalised (a text with no n-gram keeps a zero row)."""
+    return sp.csr_matrix(TfidfTransformer(sublinear_tf=True).fit_transform(counts), dtype=np.float32)
+
+
+def rowwise_cosine(matrix: sp.csr_matrix, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Cosine of the row pairs (left[k], right[k]) of a normalised matrix, in bounded chunks."""
+    out = np.empty(len(left), dtype=np.float32)
+    for start in range(0, len(left), SCORE_CHUNK):
+        stop = start + SCORE_CHUNK
+        product = matrix[left[start:stop]].multiply(matrix[right[start:stop]])
+        out[start:stop] = np.asarray(product.sum(axis=1)).ravel()
+    return np.clip(out, 0.0, 1.0)
+
+
+def prefix_matrix(matrix: sp.csr_matrix, threshold: float) -> sp.csr_matrix:
+    """Each row cut to its rare prefix: the common tail left out has squared weight below threshold².
+
+    Columns are renumbered by the global order (0 = the most common feature), a permutation
+    that leaves every dot product between prefix rows unchanged.
+    """
+    matrix = matrix.tocsr()
+    frequency = np.bincount(matrix.indices, minlength=matrix.shape[1])
+    order = np.lexsort((np.arange(matrix.shape[1]), -frequency))  # most common first, ties by feature
+    rank = np.empty(matrix.shape[1], dtype=np.int32)
+    rank[order] = np.arange(matrix.shape[1], dtype=np.int32)
+    return sp.vstack([_row_prefixes(matrix[start:start + PREFIX_ROWS], rank, threshold)
+                      for start in range(0, matrix.shape[0], PREFIX_ROWS)], format="csr")
+
+
+def _row_prefixes(rows: sp.csr_matrix, rank: np.ndarray, threshold: float) -> sp.csr_matrix:
+    ranked = sp.csr_matrix((rows.data.copy(), rank[rows.indices], rows.indptr.copy()), shape=rows.shape)
+    ranked.sort_indices()  # within each row: most common feature first
+    running = np.cumsum(ranked.data.astype(np.float64) ** 2)
+    before_row = np.concatenate(([0.0], running))[ranked.indptr[:-1]]
+    tail = (running - np.repeat(before_row, np.diff(ranked.indptr))) < threshold**2 - BOUND_SLACK
+    ranked.data[tail] = 0.0
+    ranked.eliminate_zeros()
+    return ranked
+
+
+@dataclass(frozen=True)
+class PairSet:
+    """Row pairs (earlier, later) of the same scope with cosine >= the search threshold."""
+
+    earlier: np.ndarray
+    later: np.ndarray
+    cosine: np.ndarray
+    candidates: int
+    """Pairs the prefix filter let through and that were scored exactly."""
+
+
+def similar_pairs(matrix: sp.csr_matrix, scope_starts: np.ndarray, first_seen: np.ndarray,
+                  last_seen: np.ndarray, threshold: float, horizon: float = np.inf) -> PairSet:
+    """Every pair of rows in one scope whose cosine is >= threshold and whose times can meet.
+
+    Rows are grouped by scope (``scope_starts``: the first row of each scope, ascending) and,
+    within a scope, sorted by ``first_seen``. A pair (i < j) is kept when the earlier row was
+    last seen no more than ``horizon`` before the later row was first seen (both in seconds),
+    a necessary condition for one to be in the other's cache window.
+    """
+    prefix = prefix_matrix(matrix, threshold)
+    bounds = np.append(scope_starts, matrix.shape[0]).astype(np.int64)
+    earlier: list[np.ndarray] = []
+    later: list[np.ndarray] = []
+    cosine: list[np.ndarray] = []
+    candidates = 0
+    for scope_start, scope_stop in zip(bounds[:-1], bounds[1:], strict=True):
+        # The earliest row of the scope still seen at or after a given time: a running maximum of last_seen.
+        reach = np.maximum.accumulate(last_seen[scope_start:scope_stop])
+        for block_start in range(int(scope_start), int(scope_stop), BLOCK_ROWS):
+            block_stop = min(block_start + BLOCK_ROWS, int(scope_stop))
+            oldest = first_seen[block_start] - horizon
+            window_start = int(scope_start) + int(np.searchsorted(reach, oldest, side="left"))
+            block = prefix[block_start:block_stop]
+            for column_start in range(window_start, block_stop, WINDOW_COLUMNS):
+                column_stop = min(column_start + WINDOW_COLUMNS, block_stop)
+                product = (block @ prefix[column_start:column_stop].T).tocoo()
+                left = product.col.astype(np.int64) + column_start
+                right = product.row.astype(np.int64) + block_start
+                usable = (left < right) & (last_seen[left] >= first_seen[right] - horizon)
+                left, right = left[usable], right[usable]
+                candidates += len(left)
+                scores = rowwise_cosine(matrix, left, right)
+                close = scores >= threshold
+                earlier.append(left[close])
+                later.append(right[close])
+                cosine.append(scores[close])
+    if not earlier:
+        empty = np.empty(0, dtype=np.int64)
+        return PairSet(empty, empty, np.empty(0, dtype=np.float32), 0)
+    return PairSet(np.concatenate(earlier), np.concatenate(later), np.concatenate(cosine), candidates)

@@ -1,0 +1,197 @@
+"""Semantic cache with planted truth: repeats, rewordings, unrelated queries, scopes, TTL, multi-turn."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from itertools import combinations
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from llmaudit.analyses.interface import AnalysisContext, LeverConfig
+from llmaudit.analyses.semantic_cache import DEFAULT_THRESHOLD, SemanticCacheLever
+from llmaudit.analyses.semantic_eval import (
+    LabelledPair,
+    StreamScore,
+    ThresholdScore,
+    choose_threshold,
+    evaluate,
+    load_labelled_pairs,
+)
+from llmaudit.analyses.similarity import TfidfQueryEncoder, prefix_matrix, similar_pairs
+from llmaudit.ingest.records import Message, RequestRecord
+from llmaudit.pricing import PriceResolver, compute_costs
+from llmaudit.table import TableBuilder
+from llmaudit.tokens.attribution import attribute
+
+START = datetime(2025, 9, 1, 9, tzinfo=UTC)
+SUPPORT = "You are Acme's support assistant. Answer in two sentences."
+SALES = "You are Acme's sales assistant. Recommend one plan."
+RESET = "How do I reset my password?"
+RESET_ANSWER = "Open Settings, choose Security and click Reset password; we email you a link."
+THRESHOLDS = (0.8, 0.85, 0.9, 0.93, 0.95, 0.97, 0.99)
+
+
+def request(index: int, minutes: float, query: str, *, system: str = SUPPORT, model: str = "gpt-4o",
+            answer: str | None = None, feature: str = "support", history: list[Message] | None = None,
+            tools: list[str] | None = None, status: str = "ok") -> RequestRecord:
+    # Distinct output token counts make every request's cost distinct, so a wrong hit shows in the sum.
+    return RequestRecord(
+        source_line=index, request_id=f"r{index:02d}", ts=START + timedelta(minutes=minutes), model=model,
+        provider="openai", feature=feature, temperature=0.0, input_tokens=300, output_tokens=10 + index,
+        status=status, messages=[Message("system", system), *(history or []), Message("user", query)],
+        tools=tools or [], output_text=answer,
+    )
+
+
+def context_for(records: list[RequestRecord], **config: object) -> AnalysisContext:
+    builder = TableBuilder()
+    for record in records:
+        builder.add(record, "test", "t.jsonl")
+    priced = compute_costs(builder.requests_frame(), PriceResolver(), None)
+    _, message_tokens = attribute(priced, builder.messages_frame(), builder.texts_frame())
+    return AnalysisContext(priced, message_tokens, builder.texts_frame().select("text_hash", "text"), 30.0,
+                           LeverConfig(semantic_thresholds=THRESHOLDS, **config))  # type: ignore[arg-type]
+
+
+def cost_of(context: AnalysisContext, *request_ids: str) -> float:
+    frame = context.requests.filter(context.requests["request_id"].is_in(list(request_ids)))
+    assert frame.height == len(request_ids)
+    return float(frame["cost_usd"].sum())
+
+
+PLANTED = [
+    request(0, 0, RESET, answer=RESET_ANSWER),
+    request(1, 5, RESET, answer=RESET_ANSWER),                           # repeat: 1.0
+    request(2, 10, "how do I reset my PASSWORD?", answer=RESET_ANSWER),   # case only: 1.0, another text
+    request(3, 15, "Can I change the delivery address of my order?", answer="Yes, until the parcel ships."),
+    request(4, 20, "Can I change the delivery address for my order?",     # rewording: 0.80 <= cosine < 0.85
+            answer="Our offices are closed on Sundays and public holidays."),  # ...whose answers differ
+    request(5, 25, "What is the capital of France?", answer="Paris."),
+    request(6, 30, "Which tariff applies to overnight shipping to Canada?"),
+    request(7, 35, RESET, system=SALES, feature="sales"),                 # other system prompt: miss
+    request(8, 40, RESET, model="gpt-4o-mini"),                           # other model: miss
+    request(9, 45, RESET, tools=['{"name": "lookup_account"}']),          # other tools: miss
+    request(10, 50, RESET, history=[Message("user", "Hi"), Message("assistant", "Hello!")]),  # multi-turn: not replayed
+    request(11, 55, RESET, status="error"),                               # failed: not replayed
+    request(12, 60 * 25, "What is the capital of France?"),               # 24 h 40 min after r05: expired, miss
+    request(13, 60 * 25 + 1, "What is the capital of France?"),           # 1 min after r12: hit
+]
+
+
+def test_planted_hits_savings_and_sweep() -> None:
+    context = context_for(PLANTED)
+    result = SemanticCacheLever().run(context)
+    sweep = {row["threshold"]: row for row in result.details["threshold_sweep"]}
+    assert result.details["threshold"] == DEFAULT_THRESHOLD
+    assert result.confidence == "estimated"
+    assert result.details["replayed_requests"] == 12
+    assert result.details["multi_turn_requests"] == 1
+    assert result.details["scopes"] == 4
+    exact_hits = ("r01", "r02", "r13")
+    assert {t: row["hits"] for t, row in sweep.items()} == {
+        0.8: 4, 0.85: 3, 0.9: 3, 0.93: 3, 0.95: 3, 0.97: 3, 0.99: 3}
+    assert sweep[0.8]["savings_usd"] == pytest.approx(cost_of(context, *exact_hits, "r04"), abs=1e-9)
+    assert sweep[0.99]["savings_usd"] == pytest.approx(cost_of(context, *exact_hits), abs=1e-9)
+    assert result.affected_requests == 3
+    assert result.savings_usd == pytest.approx(cost_of(context, *exact_hits), abs=1e-9)
+    assert result.details["identical_query_hits"] == 2  # r01, r13; r02 differs in case
+    assert sweep[0.8]["hit_rate"] == pytest.approx(4 / 12, abs=1e-6)
+    # Answers logged on both sides: r01, r02 (same answer as r00) and r04 (differs from r03's); r13's are not.
+    assert sweep[0.8]["answers_compared"] == 3
+    assert sweep[0.8]["false_hit_risk"] == pytest.approx(1 / 3, abs=1e-6)
+    assert sweep[0.99]["false_hit_risk"] == 0.0
+    assert result.details["hits_without_both_answers"] == 1
+    by_feature = {row["feature"]: row for row in result.details["by_feature"]}
+    assert by_feature["support"]["hits"] == 3 and by_feature["sales"]["hits"] == 0
+
+
+def test_configured_threshold_and_examples() -> None:
+    result = SemanticCacheLever().run(context_for(PLANTED, semantic_threshold=0.8))
+    assert result.affected_requests == 4
+    assert "configuration" in result.details["threshold_reason"]
+    pairs = {(e["query"], e["cached_query"]) for e in result.details["examples"]}
+    assert pairs == {
+        ("how do I reset my PASSWORD?", RESET),
+        ("Can I change the delivery address for my order?", "Can I change the delivery address of my order?"),
+    }
+    reworded = next(e for e in result.details["examples"] if e["query"].startswith("Can I"))
+    assert 0.8 <= reworded["cosine"] < 0.85
+    assert reworded["answer_cosine"] < 0.5
+
+
+def test_ttl_expiry_is_configurable() -> None:
+    records = [request(0, 0, RESET), request(1, 90, RESET)]
+    assert SemanticCacheLever().run(context_for(records, semantic_cache_ttl_hours=1)).affected_requests == 0
+    assert SemanticCacheLever().run(context_for(records, semantic_cache_ttl_hours=2)).affected_requests == 1
+
+
+def test_skipped_without_stateless_requests() -> None:
+    records = [request(0, 0, RESET, history=[Message("user", "Hi"), Message("assistant", "Hello!")])]
+    result = SemanticCacheLever().run(context_for(records))
+    assert result.skipped_reason is not None and "stateless" in result.skipped_reason
+
+
+def brute_force_pairs(matrix: sp.csr_matrix, scope: np.ndarray, first: np.ndarray, last: np.ndarray,
+                      threshold: float, horizon: float) -> set[tuple[int, int]]:
+    dense = (matrix @ matrix.T).toarray()
+    return {
+        (i, j) for i, j in combinations(range(matrix.shape[0]), 2)
+        if scope[i] == scope[j] and dense[i, j] >= threshold and last[i] >= first[j] - horizon
+    }
+
+
+def test_prefix_filtered_search_equals_brute_force() -> None:
+    rng = np.random.default_rng(7)
+    words = [f"w{k}" for k in range(40)]
+    base = [" ".join(rng.choice(words, size=6)) for _ in range(150)]
+    # Near-copies of earlier texts (one word dropped or swapped) so that many pairs sit near the thresholds.
+    texts = base + [" ".join(t.split()[:-1] + [str(rng.choice(words))]) for t in base[:150]]
+    matrix = TfidfQueryEncoder().encode(texts)
+    scope = np.sort(rng.integers(0, 3, size=len(texts)))
+    first = np.concatenate([np.sort(rng.uniform(0, 100, size=(scope == s).sum())) for s in range(3)])
+    last = first + rng.uniform(0, 30, size=len(texts))
+    starts = np.searchsorted(scope, np.arange(3))
+    for threshold in (0.5, 0.8, 0.95):
+        for horizon in (10.0, np.inf):
+            found = similar_pairs(matrix, starts, first, last, threshold, horizon)
+            assert set(zip(found.earlier.tolist(), found.later.tolist(), strict=True)) == brute_force_pairs(
+                matrix, scope, first, last, threshold, horizon)
+    assert prefix_matrix(matrix, 0.8).nnz < matrix.nnz
+
+
+def test_evaluation_on_a_small_labelled_sample() -> None:
+    pairs = [
+        LabelledPair("How do I reset my password?", "how do i reset my password", True, "quora"),
+        LabelledPair("What is the best way to learn Python?", "What's the best way to learn Python?", True, "quora"),
+        LabelledPair("Why is the sky blue?", "What makes the sky look blue to us?", True, "quora"),
+        LabelledPair("How do I reset my password?", "Write a haiku about autumn leaves.", False, "mt_bench"),
+        LabelledPair("Why is the sky blue?", "What is the best way to learn Python?", False, "quora_shuffled"),
+    ]
+    evaluation = evaluate(pairs, (0.5, 0.9))
+    by_threshold = {s.threshold: s for s in evaluation.scores}
+    assert (evaluation.positives, evaluation.negatives) == (3, 2)
+    assert by_threshold[0.9].true_positives == 1 and by_threshold[0.9].false_positives == 0
+    assert by_threshold[0.9].recall == pytest.approx(1 / 3, abs=1e-4)
+    assert by_threshold[0.9].precision == 1.0
+    assert by_threshold[0.5].true_positives == 2
+    assert evaluation.match_rate_by_source["mt_bench"] == [0.0, 0.0]
+
+
+def test_threshold_choice_needs_both_precisions() -> None:
+    def labelled(t: float, precision: float) -> ThresholdScore:
+        return ThresholdScore(t, 10, 0, 5, precision, 0.5, 0.6)
+
+    scores = [labelled(0.8, 0.99), labelled(0.9, 0.99), labelled(0.95, 1.0)]
+    stream = [StreamScore(0.8, 100, 80, 0.80), StreamScore(0.9, 50, 48, 0.96), StreamScore(0.95, 20, 20, 1.0)]
+    assert choose_threshold(scores, stream)[0] == 0.9
+    weak = [StreamScore(0.8, 100, 80, 0.80), StreamScore(0.9, 50, 45, 0.90), StreamScore(0.95, 20, 18, 0.90)]
+    chosen, reason = choose_threshold(scores, weak)
+    assert chosen == 0.95 and "no threshold" in reason
+
+
+def test_pinned_default_is_what_the_labelled_data_choose(shared_data: Path) -> None:
+    evaluation = evaluate(load_labelled_pairs(shared_data / "queries"), THRESHOLDS)
+    assert evaluation.chosen_threshold == DEFAULT_THRESHOLD
