@@ -161,5 +161,18 @@ def _print_levers(result: AuditResult, console: Console) -> None:
                           f"{lever.affected_requests:,}", lever.confidence)
     console.print(table)
     for lever in result.levers:
-        if lever.assumptions and not lever.skipped_reason:
+        if lever.skipped_reason:
+            continue
+        if lever.name == "semantic_cache" and lever.details.get("threshold_sweep"):
+            sweep = "  ".join(
+                f"{row['threshold']}: {row['hits']:,} hits {usd(row['savings_usd'])}"
+                + (f" (risk {row['false_hit_risk']:.0%})" if row.get("false_hit_risk") is not None else "")
+                for row in lever.details["threshold_sweep"]
+            )
+            console.print(f"  Semantic cache sweep (chosen {lever.details.get('threshold')}): {sweep}")
+        for volatile in lever.details.get("volatile_prefixes", [])[:3]:
+            console.print(
+                f"  [yellow]volatile prefix[/yellow] {safe(str(volatile.get('feature')))}: {safe(str(volatile.get('fix')))}"
+            )
+        if lever.assumptions:
             console.print(f"  [dim]{lever.title} assumes: " + "; ".join(safe(a) for a in lever.assumptions[:3]) + "[/dim]")
