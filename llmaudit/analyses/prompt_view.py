@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import polars as pl
 
+from llmaudit.tokens.context_blocks import context_spans
+
 
 def input_keys(messages: pl.DataFrame) -> pl.DataFrame:
     """request_id -> a key of the full ordered input (roles, kinds, texts, tool schemas)."""
@@ -25,13 +27,33 @@ def system_keys(messages: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def question_of(text: str | None) -> str:
+    """A user message without its retrieved-context blocks: what the user actually asked."""
+    if not text:
+        return ""
+    spans = context_spans(text)
+    if not spans:
+        return text.strip()
+    kept, cursor = [], 0
+    for start, end in spans:
+        kept.append(text[cursor:start])
+        cursor = end
+    kept.append(text[cursor:])
+    return " ".join(" ".join(kept).split())
+
+
 def query_texts(messages: pl.DataFrame, texts: pl.DataFrame) -> pl.DataFrame:
-    """request_id -> the text of its current user query message."""
-    return (
+    """request_id -> its current user query message: hash, full text, and the question without context blocks."""
+    latest = (
         messages.filter(pl.col("component") == "query")
         .sort(["request_id", "seq"])
         .group_by("request_id", maintain_order=True)
         .agg(pl.col("text_hash").last())
-        .join(texts.select("text_hash", "text"), on="text_hash", how="left")
-        .select("request_id", query_hash="text_hash", query=pl.col("text"))
+    )
+    unique = texts.join(latest.select("text_hash").unique(), on="text_hash", how="semi").select("text_hash", "text")
+    questions = unique.with_columns(
+        question=pl.Series([question_of(t) for t in unique.get_column("text").to_list()], dtype=pl.String)
+    )
+    return latest.join(questions, on="text_hash", how="left").select(
+        "request_id", query_hash="text_hash", query=pl.col("text"), question=pl.col("question")
     )
