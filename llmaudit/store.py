@@ -57,9 +57,10 @@ class Store:
         try:
             db.execute("BEGIN")
             db.execute("CREATE TABLE IF NOT EXISTS requests AS SELECT * FROM incoming_requests LIMIT 0")
+            self._add_new_columns()
             self._ensure_primary_key()
             db.execute("DELETE FROM requests WHERE request_id IN (SELECT request_id FROM incoming_requests)")
-            db.execute("INSERT INTO requests SELECT * FROM incoming_requests")
+            db.execute("INSERT INTO requests BY NAME SELECT * FROM incoming_requests")
             db.execute("DELETE FROM messages WHERE request_id IN (SELECT request_id FROM incoming_requests)")
             db.execute(
                 "INSERT INTO messages SELECT request_id, seq, role, kind, component, text_hash FROM incoming_messages"
@@ -75,6 +76,13 @@ class Store:
         finally:
             for name in ("incoming_requests", "incoming_messages", "incoming_texts"):
                 db.unregister(name)
+
+    def _add_new_columns(self) -> None:
+        """A store written by an older llmaudit lacks newer columns: add them (older rows get NULL)."""
+        existing = {row[0] for row in self.db.execute("DESCRIBE requests").fetchall()}
+        for name, kind, *_ in self.db.execute("DESCRIBE incoming_requests").fetchall():
+            if name not in existing:
+                self.db.execute(f'ALTER TABLE requests ADD COLUMN "{name}" {kind}')
 
     def _ensure_primary_key(self) -> None:
         # CREATE TABLE AS cannot declare a key; an index keeps lookups by id fast.

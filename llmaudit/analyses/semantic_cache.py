@@ -1,12 +1,13 @@
 """Semantic response cache: a stateless request answered with the stored answer to a similar query.
 
 Only stateless requests (no earlier turns) that carry a query text are replayed, and the cache
-is scoped by model, system prompt and tool definitions: the same question under another
-system prompt is a different request. Each query is vectorised (`similarity.QueryEncoder`,
-TF-IDF of word and character n-grams by default) and compared with the earlier queries of its
-scope still inside the TTL; every request fills the cache. A request is a hit at threshold t
-when its most similar earlier query reaches t, so one replay gives the whole threshold sweep.
-An identical query text is similarity 1.0, a hit at every threshold.
+is scoped by model, system prompt, tool definitions and the retrieved context inside the query:
+the same question under another system prompt, or about other documents, is a different
+request. Each question (the query without its context blocks) is vectorised
+(`similarity.QueryEncoder`, TF-IDF of word and character n-grams by default) and compared with
+the earlier questions of its scope still inside the TTL; every request fills the cache. A request
+is a hit at threshold t when its most similar earlier question reaches t, so one replay gives the
+whole threshold sweep. An identical question is similarity 1.0, a hit at every threshold.
 
 A hit serves another request's answer, so every figure is an estimate: each threshold's
 false-hit risk is the share of its hits whose two logged answers differ materially.
@@ -14,6 +15,7 @@ false-hit risk is the share of its hits whose two logged answers differ material
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 
 import numpy as np
@@ -23,6 +25,8 @@ import scipy.sparse as sp
 from llmaudit.analyses.interface import AnalysisContext, Lever, LeverResult
 from llmaudit.analyses.prompt_view import input_keys, query_texts, system_keys
 from llmaudit.analyses.similarity import QueryEncoder, TfidfQueryEncoder, rowwise_cosine, similar_pairs
+from llmaudit.table import text_hash
+from llmaudit.tokens.context_blocks import context_text
 
 DEFAULT_THRESHOLD = 0.93
 # Measured by semantic_eval.evaluate on ../shared/data/queries (bench/semantic_cache.py prints the table):
@@ -67,6 +71,8 @@ class SemanticCacheLever(Lever):
             .join(query_texts(context.messages, context.texts), on="request_id", how="inner")
             .filter(pl.col("query").is_not_null())
             .join(system_keys(context.messages), on="request_id", how="left")
+            .select("request_id", "ts", "model", "system_key", "tools_hash", "feature", "cost_usd", "output_hash",
+                    "query_hash", "query", "question")
         )
         if stateless.height == 0:
             return self.skipped(context, "no stateless request (one turn, with a user query) in these logs")
@@ -89,15 +95,15 @@ class SemanticCacheLever(Lever):
             confidence="estimated",
             assumptions=[
                 f"only stateless requests (no earlier turns) with a user query are cached ({replayed.height} of"
-                f" {context.requests.height}); the cache is scoped by model, system prompt and tool definitions",
+                f" {context.requests.height}); the cache is scoped by model, system prompt, tool definitions and retrieved context",
                 f"a request is a hit when an earlier request of its scope within {config.semantic_cache_ttl_hours:g} h"
-                f" has a query with cosine >= {threshold:g} ({self.encoder.name}); every request fills the cache",
+                f" has a question (the query without context blocks) with cosine >= {threshold:g} ({self.encoder.name}); every request fills the cache",
                 "a hit costs nothing and its cached answer is assumed acceptable; cache storage, vectorising and"
                 " lookup costs are not counted",
                 f"answers differ materially when the word TF-IDF cosine of their first {ANSWER_CHARS:,} characters is"
                 f" below {MATERIAL_DIFFERENCE:g}; {chosen['answers_compared']} of the {hits.height} hits at"
                 f" {threshold:g} had both answers logged",
-                "identical queries count as similarity 1.0, so this lever includes most exact-cache hits:"
+                "identical questions count as similarity 1.0, so this lever includes most exact-cache hits:"
                 " do not add the two",
             ],
             details={
@@ -118,31 +124,35 @@ class SemanticCacheLever(Lever):
                 "material_difference_below": MATERIAL_DIFFERENCE,
                 "threshold_sweep": sweep,
                 "by_feature": _by_feature(replayed, threshold),
-                "examples": _examples(hits, context.texts),
+                "examples": _examples(hits),
             },
         )
 
     def _replay(self, stateless: pl.DataFrame, threshold: float, ttl: timedelta) -> pl.DataFrame:
         """Each request with its most similar earlier request of the same scope within the TTL."""
-        ordered = stateless.with_columns(
+        ordered = stateless.join(_context_keys(stateless), on="query_hash", how="left").with_columns(
             scope=pl.concat_str([pl.col("model").fill_null(""), pl.col("system_key").fill_null(""),
-                                 pl.col("tools_hash").fill_null("")], separator="\x1f"),
+                                 pl.col("tools_hash").fill_null(""), pl.col("context_key")], separator="\x1f"),
+            question=pl.col("question").fill_null(""),
+            micros=pl.col("ts").dt.epoch("us"),
             seconds=pl.col("ts").dt.epoch("us").cast(pl.Float64) / 1e6,
         ).sort(["ts", "request_id"]).with_row_index("order")
-        # One row per distinct query text (vectorised once), one item per distinct text within a scope.
-        distinct = ordered.select("query_hash", "query").unique("query_hash").sort("query_hash")
-        vectors = self.encoder.encode(distinct.get_column("query").to_list())
+        # One row per distinct question (vectorised once), one item per distinct question within a scope.
+        distinct = ordered.select("question").unique().sort("question")
+        vectors = self.encoder.encode(distinct.get_column("question").to_list())
         items = (
-            ordered.group_by("scope", "query_hash")
+            ordered.group_by("scope", "question")
             .agg(first_seen=pl.col("seconds").min(), last_seen=pl.col("seconds").max())
-            .join(distinct.select("query_hash").with_row_index("text_row"), on="query_hash")
-            .sort(["scope", "first_seen", "query_hash"]).with_row_index("item")
+            .join(distinct.with_row_index("text_row"), on="question")
+            .sort(["scope", "first_seen", "question"]).with_row_index("item")
         )
         scope_starts = items.with_row_index("row").group_by("scope", maintain_order=True).agg(pl.col("row").first())
         found = similar_pairs(
             sp.csr_matrix(vectors[items.get_column("text_row").to_numpy()]),
             scope_starts.get_column("row").to_numpy(), items.get_column("first_seen").to_numpy(),
-            items.get_column("last_seen").to_numpy(), threshold, ttl.total_seconds(),
+            # The index only needs a necessary time condition: a second of slack absorbs float rounding,
+            # the exact TTL is checked below in integer microseconds.
+            items.get_column("last_seen").to_numpy(), threshold, ttl.total_seconds() + 1.0,
         )
         item_ids = items.get_column("item").to_numpy()
         edges = pl.DataFrame({
@@ -150,23 +160,36 @@ class SemanticCacheLever(Lever):
             "neighbour": np.concatenate([found.earlier, found.later, item_ids]),
             "cosine": np.concatenate([found.cosine, found.cosine, np.ones(len(item_ids), dtype=np.float32)]),
         }, schema={"item": pl.UInt32, "neighbour": pl.UInt32, "cosine": pl.Float32})
-        requests = ordered.join(items.select("scope", "query_hash", "item"), on=["scope", "query_hash"])
-        occurrences = requests.select(neighbour="item", match_order="order", match_seconds="seconds",
-                                      match_request_id="request_id", match_query_hash="query_hash",
+        requests = ordered.join(items.select("scope", "question", "item"), on=["scope", "question"])
+        occurrences = requests.select(neighbour="item", match_order="order", match_micros="micros",
+                                      match_request_id="request_id", match_query_hash="query_hash", match_question="question",
                                       match_output_hash="output_hash").sort("match_order")
         best = (
-            requests.select("order", "item", "seconds").join(edges, on="item")
+            requests.select("order", "item", "micros").join(edges, on="item")
             .sort("order")
             .join_asof(occurrences, left_on="order", right_on="match_order", by="neighbour",
                        allow_exact_matches=False, check_sortedness=False)
             .filter(pl.col("match_order").is_not_null()
-                    & (pl.col("seconds") - pl.col("match_seconds") <= ttl.total_seconds()))
+                    & (pl.col("micros") - pl.col("match_micros") <= ttl // timedelta(microseconds=1)))
             .sort(["order", "cosine", "match_order"], descending=[False, True, True])
             .unique("order", keep="first")
             .select("order", pl.col("cosine").cast(pl.Float64).round(6), "match_request_id", "match_query_hash",
-                    "match_output_hash")
+                    "match_question", "match_output_hash")
         )
         return requests.join(best, on="order", how="left").with_columns(pl.col("cosine").fill_null(0.0)).sort("order")
+
+
+def _context_keys(stateless: pl.DataFrame) -> pl.DataFrame:
+    """query_hash -> the hash of its retrieved-context blocks ('' when none), per distinct query text.
+
+    The question is what gets vectorised; the context it was asked about joins the scope, so a cached
+    answer is only served for the same documents (two questions about one long document would
+    otherwise look alike, and one question about different documents would get a stale answer).
+    """
+    distinct = stateless.select("query_hash", "query").unique("query_hash")
+    keys = [text_hash(context) if (context := context_text(query or "")) else ""
+            for query in distinct.get_column("query").to_list()]
+    return distinct.select("query_hash", context_key=pl.Series(keys, dtype=pl.String))
 
 
 def _with_answer_similarity(replayed: pl.DataFrame, texts: pl.DataFrame) -> pl.DataFrame:
@@ -216,23 +239,30 @@ def _by_feature(replayed: pl.DataFrame, threshold: float) -> list[dict[str, obje
     ]
 
 
-def _examples(hits: pl.DataFrame, texts: pl.DataFrame) -> list[dict[str, object]]:
-    """The matched pairs of different query texts that saved most, with excerpts of both queries."""
+def _examples(hits: pl.DataFrame) -> list[dict[str, object]]:
+    """The matched pairs of different query texts that saved most, with excerpts of both questions."""
     reworded = (
         hits.filter(pl.col("query_hash") != pl.col("match_query_hash"))
         .group_by("query_hash", "match_query_hash").agg(
             hits=pl.len(), savings_usd=pl.col("cost_usd").sum(), cosine=pl.col("cosine").first(),
-            answer_cosine=pl.col("answer_cosine").min(), query=pl.col("query").first(),
+            answer_cosine=pl.col("answer_cosine").min(), question=pl.col("question").first(),
+            match_question=pl.col("match_question").first(),
             feature=pl.col("feature").first(), model=pl.col("model").first(),
         )
         .sort(["savings_usd", "query_hash", "match_query_hash"], descending=[True, False, False])
         .head(TOP_EXAMPLES)
-        .join(texts.select(match_query_hash="text_hash", cached_query="text"), on="match_query_hash", how="left")
     )
     return [
-        {"query": (r["query"] or "")[:EXCERPT_CHARS], "cached_query": (r["cached_query"] or "")[:EXCERPT_CHARS],
-         "cosine": r["cosine"], "answer_cosine": r["answer_cosine"], "feature": r["feature"], "model": r["model"],
-         "hits": r["hits"], "savings_usd": round(r["savings_usd"] or 0.0, 6)}
+        {**_excerpts(r["question"] or "", r["match_question"] or ""), "cosine": r["cosine"],
+         "answer_cosine": r["answer_cosine"], "feature": r["feature"], "model": r["model"], "hits": r["hits"], "savings_usd": round(r["savings_usd"] or 0.0, 6)}
         for r in reworded.sort(["savings_usd", "query_hash", "match_query_hash"],
                                descending=[True, False, False]).iter_rows(named=True)
     ]
+
+
+def _excerpts(query: str, cached: str) -> dict[str, str]:
+    """Excerpts of both queries; a long shared opening (a template) is skipped to show where they differ."""
+    shared = len(os.path.commonprefix([query, cached]))
+    start = shared - EXCERPT_CHARS // 3 if shared > EXCERPT_CHARS // 2 else 0
+    lead = "…" if start else ""
+    return {"query": lead + query[start:start + EXCERPT_CHARS], "cached_query": lead + cached[start:start + EXCERPT_CHARS]}

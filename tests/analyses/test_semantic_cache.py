@@ -122,10 +122,34 @@ def test_configured_threshold_and_examples() -> None:
     assert reworded["answer_cosine"] < 0.5
 
 
-def test_ttl_expiry_is_configurable() -> None:
+def test_ttl_expiry_is_configurable_and_inclusive() -> None:
     records = [request(0, 0, RESET), request(1, 90, RESET)]
     assert SemanticCacheLever().run(context_for(records, semantic_cache_ttl_hours=1)).affected_requests == 0
     assert SemanticCacheLever().run(context_for(records, semantic_cache_ttl_hours=2)).affected_requests == 1
+    assert SemanticCacheLever().run(context_for(records, semantic_cache_ttl_hours=1.5)).affected_requests == 1
+    late = [request(0, 0, RESET), request(1, 90 + 1e-6, RESET)]  # 60 microseconds past the TTL
+    assert SemanticCacheLever().run(context_for(late, semantic_cache_ttl_hours=1.5)).affected_requests == 0
+
+
+def test_every_request_fills_the_cache() -> None:
+    # r1 is itself a hit; r2 is 20 h after r1 but 40 h after r0: it hits on r1.
+    records = [request(0, 0, RESET), request(1, 60 * 20, RESET), request(2, 60 * 40, RESET)]
+    assert SemanticCacheLever().run(context_for(records)).affected_requests == 2
+
+
+def test_retrieved_context_scopes_the_cache() -> None:
+    manual = "<documents>" + "Refunds are paid to the original card within five business days. " * 30 + "</documents>\n"
+    other = "<documents>" + "Returns need the parcel label and the order number from the email. " * 30 + "</documents>\n"
+    records = [
+        request(0, 0, manual + "How long do refunds take?"),
+        request(1, 1, manual + "Can I get a refund in cash?"),   # same documents, another question: miss
+        request(2, 2, other + "How long do refunds take?"),      # same question, other documents: miss
+        request(3, 3, manual + "How long do refunds take?"),     # same question, same documents: hit
+    ]
+    result = SemanticCacheLever().run(context_for(records, semantic_threshold=0.8))
+    assert result.affected_requests == 1
+    assert {row["threshold"]: row["hits"] for row in result.details["threshold_sweep"]}[0.8] == 1
+    assert result.details["scopes"] == 2
 
 
 def test_skipped_without_stateless_requests() -> None:
