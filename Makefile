@@ -19,7 +19,7 @@ demo: install
 	$(BIN)/llmaudit analyze sample_logs/ --json out/audit.json --html out/report.html --db out/audit.duckdb
 
 lint: install
-	$(BIN)/ruff check llmaudit tests bench sample_logs
+	$(BIN)/ruff check .
 	$(BIN)/mypy llmaudit
 
 test: install
