@@ -31,6 +31,8 @@ from sklearn.preprocessing import normalize
 
 WORD_BUCKETS = 2**20
 CHAR_BUCKETS = 2**22
+CHAR_WINDOW = 500
+"""Typos and inflections matter in short queries; past this, character n-grams cost time and add little."""
 PARALLEL_MIN_TEXTS = 20_000
 """Below this many texts, hashing in one process beats starting workers."""
 BLOCK_ROWS = 1024
@@ -70,6 +72,8 @@ class TfidfQueryEncoder:
 
     word_ngrams: tuple[int, int] = (1, 2)
     char_ngrams: tuple[int, int] | None = (3, 5)
+    char_window: int = CHAR_WINDOW
+    """Character n-grams read only the first this-many characters (word n-grams read everything)."""
     """None: word n-grams only (for long texts such as answers, where character n-grams cost too much)."""
     name: str = "tfidf(word 1-2 + char_wb 3-5, sublinear tf)"
 
@@ -81,7 +85,8 @@ class TfidfQueryEncoder:
             vectorizers.append(HashingVectorizer(analyzer="char_wb", ngram_range=self.char_ngrams,
                                                  n_features=CHAR_BUCKETS, alternate_sign=False, norm=None,
                                                  dtype=np.float32))
-        parts = [_tfidf(_hashed(vectorizer, texts)) for vectorizer in vectorizers]
+        inputs = [texts, [text[: self.char_window] for text in texts]]
+        parts = [_tfidf(_hashed(vectorizer, part)) for vectorizer, part in zip(vectorizers, inputs, strict=False)]
         return _compact(normalize(sp.hstack(parts, format="csr", dtype=np.float32), copy=False))
 
 
