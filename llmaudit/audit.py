@@ -80,7 +80,9 @@ def _ingest(config: AuditConfig, store: Store, on_progress: Progress | None) -> 
     report = ingest_files(files, builder, forced_reader(config), on_progress)
     requests = builder.requests_frame() if report.requests else empty_requests()
     messages, texts = builder.messages_frame(), builder.texts_frame()
-    store.write(requests, messages, texts)
+    if config.db_path is not None:
+        # An in-memory store would be closed unread: skip the copy of every text and message.
+        store.write(requests, messages, texts)
     return requests, messages, texts, report
 
 

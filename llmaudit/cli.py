@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from llmaudit import __version__
 from llmaudit.config import AuditConfig, keys_from_settings, load_toml_settings
@@ -142,7 +143,8 @@ def _guarded(run: object, err: Console) -> int:
     try:
         return int(run())
     except LlmAuditError as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False, markup=True)
+        # One line whatever the terminal width: the message names the file, and scripts grep for it.
+        err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, markup=True, soft_wrap=True)
         return exc.exit_code
     except KeyboardInterrupt:
         err.print("interrupted")
@@ -151,7 +153,7 @@ def _guarded(run: object, err: Console) -> int:
         if os.environ.get("LLMAUDIT_DEBUG"):
             raise
         err.print(
-            f"[red]internal error:[/red] {type(exc).__name__}: {exc}\n"
+            f"[red]internal error:[/red] {type(exc).__name__}: {escape(str(exc))}\n"
             "This is a bug in llmaudit; rerun with LLMAUDIT_DEBUG=1 for the traceback and report it."
         )
         return INTERNAL_ERROR

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
@@ -26,6 +27,20 @@ CREATE TABLE IF NOT EXISTS messages (
 """
 
 
+@contextlib.contextmanager
+def _private_files() -> Iterator[None]:
+    """A user-only umask while DuckDB may create files: the database and its write-ahead log hold prompts.
+
+    DuckDB creates the WAL on the first write after each checkpoint, not when the file is
+    opened, so every statement that writes runs inside this.
+    """
+    old_umask = os.umask(0o077)
+    try:
+        yield
+    finally:
+        os.umask(old_umask)
+
+
 class Store:
     """An open DuckDB store (a file, or memory when no path is given)."""
 
@@ -33,23 +48,27 @@ class Store:
         self.path = path
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
-            # A restrictive umask while DuckDB creates the file (and its WAL): it holds prompts.
-            old_umask = os.umask(0o077)
-            try:
-                self.db = duckdb.connect(str(path))
-            except duckdb.Error as exc:
-                raise InputError(f"{path}: cannot open the DuckDB store: {exc}") from exc
-            finally:
-                os.umask(old_umask)
-            with contextlib.suppress(OSError):
-                os.chmod(path, 0o600)
+            with _private_files():
+                try:
+                    self.db = duckdb.connect(str(path))
+                except duckdb.Error as exc:
+                    raise InputError(f"{path}: cannot open the DuckDB store: {exc}") from exc
+            # A store created by an older llmaudit (or by hand) may be readable by others.
+            for private in (path, path.with_name(path.name + ".wal")):
+                with contextlib.suppress(OSError):
+                    os.chmod(private, 0o600)
         else:
             self.db = duckdb.connect(":memory:")
-        self.db.execute(DDL)
-        self.db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)]).fetchall()
+        with _private_files():
+            self.db.execute(DDL)
+            self.db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)]).fetchall()
 
     def write(self, requests: pl.DataFrame, messages: pl.DataFrame, texts: pl.DataFrame) -> None:
         """Upsert requests by id (their messages replaced), add texts not yet stored."""
+        with _private_files():
+            self._write(requests, messages, texts)
+
+    def _write(self, requests: pl.DataFrame, messages: pl.DataFrame, texts: pl.DataFrame) -> None:
         db = self.db
         db.register("incoming_requests", requests)
         db.register("incoming_messages", messages)
@@ -129,4 +148,5 @@ class Store:
 
     def close(self) -> None:
         """Close the connection (flushes the file)."""
-        self.db.close()
+        with _private_files():
+            self.db.close()

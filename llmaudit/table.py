@@ -67,7 +67,21 @@ MESSAGE_SCHEMA: dict[str, Any] = {
 TEXT_SCHEMA: dict[str, Any] = {"text_hash": pl.String, "text": pl.String, "chars": pl.Int64}
 CHUNK_ROWS = 50_000
 
-SECRET_PATTERN = re.compile(r"(sk-[A-Za-z0-9_\-]{8,}|sk-ant-[A-Za-z0-9_\-]{8,}|Bearer\s+\S+|AKIA[0-9A-Z]{16}|AIza[0-9A-Za-z_\-]{20,})")
+SECRET_PATTERN = re.compile(
+    r"\b(?:sk-[A-Za-z0-9_\-]{8,}"  # OpenAI and Anthropic (sk-proj-, sk-ant-api03-...)
+    r"|[rs]k_(?:live|test)_[A-Za-z0-9]{10,}"  # Stripe
+    r"|(?:AKIA|ASIA)[0-9A-Z]{16}"  # AWS access key ids
+    r"|AIza[0-9A-Za-z_\-]{20,}"  # Google API keys
+    r"|gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}"  # GitHub tokens
+    r"|xox[abposr]-[A-Za-z0-9\-]{10,}"  # Slack tokens
+    r"|hf_[A-Za-z0-9]{30,}"  # Hugging Face tokens
+    r"|eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]*)"  # JWTs
+    r"|Bearer\s+(?=[^\s]*[0-9._~+/=\-])[A-Za-z0-9+/=._\-~]{8,}"  # bearer tokens, not the word in prose
+    r"|Authorization:\s*(?:(?:Basic|Bearer|Token)\s+)?\S+"  # any HTTP authorization header value
+    r"|-----BEGIN [A-Z ]*PRIVATE KEY-----(?:.*?-----END [A-Z ]*PRIVATE KEY-----|.*)",  # the key too, to its end
+    re.DOTALL,
+)
+"""Secrets that leak into logs (API keys, tokens, private keys); rendered text shows them as [redacted]."""
 
 
 def text_hash(text: str) -> str:
@@ -115,6 +129,8 @@ class TableBuilder:
     columns: dict[str, list[Any]] = field(default_factory=lambda: {name: [] for name in REQUEST_SCHEMA})
     messages: dict[str, list[Any]] = field(default_factory=lambda: {name: [] for name in MESSAGE_SCHEMA})
     texts: dict[str, str] = field(default_factory=dict)
+    digests: dict[str, str] = field(default_factory=dict)
+    """text -> text_hash of every text stored (the keys are the texts held in ``texts``)."""
     seen_ids: set[str] = field(default_factory=set)
     request_chunks: list[pl.DataFrame] = field(default_factory=list)
     message_chunks: list[pl.DataFrame] = field(default_factory=list)
@@ -122,9 +138,13 @@ class TableBuilder:
     """Rows held as Python lists before they are packed into a columnar chunk (bounds memory)."""
 
     def _store_text(self, text: str) -> str:
-        digest = text_hash(text)
-        if digest not in self.texts:
-            self.texts[digest] = text
+        # A dict lookup costs less than hashing the text again: the same system prompt,
+        # tool schemas and history arrive with nearly every request.
+        digest = self.digests.get(text)
+        if digest is None:
+            digest = text_hash(text)
+            self.digests[text] = digest
+            self.texts.setdefault(digest, text)
         return digest
 
     def _derive(self, record: RequestRecord) -> None:

@@ -49,6 +49,9 @@ ANSWER_ENCODER = TfidfQueryEncoder(char_ngrams=None, name="tfidf(word 1-2, subli
 TOP_EXAMPLES = 10
 EXCERPT_CHARS = 120
 
+MAX_SEMANTIC_CHARS = 1_000
+"""Questions longer than this are matched only when identical (see _replay)."""
+
 
 class SemanticCacheLever(Lever):
     name = "semantic_cache"
@@ -105,6 +108,8 @@ class SemanticCacheLever(Lever):
                 f" {threshold:g} had both answers logged",
                 "identical questions count as similarity 1.0, so this lever includes most exact-cache hits:"
                 " do not add the two",
+                f"questions longer than {MAX_SEMANTIC_CHARS:,} characters (pasted documents, not FAQ questions)"
+                " match only when identical",
             ],
             details={
                 "encoder": self.encoder.name,
@@ -139,7 +144,10 @@ class SemanticCacheLever(Lever):
         ).sort(["ts", "request_id"]).with_row_index("order")
         # One row per distinct question (vectorised once), one item per distinct question within a scope.
         distinct = ordered.select("question").unique().sort("question")
-        vectors = self.encoder.encode(distinct.get_column("question").to_list())
+        # Long prompts are documents or pasted content, not FAQ questions: they match only when identical
+        # (the self-edge below); vectorising them costs most of the time and memory for no realistic hit.
+        vectors = self.encoder.encode([q if len(q) <= MAX_SEMANTIC_CHARS else ""
+                                       for q in distinct.get_column("question").to_list()])
         items = (
             ordered.group_by("scope", "question")
             .agg(first_seen=pl.col("seconds").min(), last_seen=pl.col("seconds").max())

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from llmaudit.ingest.anthropic_common import PROVIDER, apply_error, apply_message, apply_request
-from llmaudit.ingest.coerce import BadValue, to_str, to_ts
+from llmaudit.ingest.coerce import SHAPE_ERRORS, BadValue, to_str, to_ts
 from llmaudit.ingest.container import Sample
 from llmaudit.ingest.interface import RawRecords, Reader
 from llmaudit.ingest.records import Parsed, Rejection, RequestRecord
@@ -102,5 +102,5 @@ class AnthropicBatchReader(Reader):
                                           "(custom_id, result)")
             except BadValue as exc:
                 yield Rejection(line, str(exc))
-            except (KeyError, TypeError, AttributeError, ValueError) as exc:
+            except SHAPE_ERRORS as exc:
                 yield Rejection(line, f"unexpected record shape ({type(exc).__name__}: {exc})")

@@ -24,6 +24,7 @@ from llmaudit.ingest.coerce import (
     to_bool,
     to_float,
     to_int,
+    to_parameter,
     to_str,
 )
 from llmaudit.ingest.records import Message, RequestRecord
@@ -46,6 +47,8 @@ def decode_body(value: Any) -> Any:
             return json.loads(value)
         except ValueError:
             raise BadValue("body is not valid JSON text") from None
+        except RecursionError:
+            raise BadValue("body is nested too deeply") from None
     return value
 
 
@@ -122,7 +125,7 @@ def apply_request(record: RequestRecord, body: Any) -> None:
     record.model = record.model or to_str(body.get("model"))
     record.messages = request_messages(body)
     record.tools = tool_schemas(body.get("tools"))
-    record.max_tokens = to_int(body.get("max_tokens"), "max_tokens")
+    record.max_tokens = to_parameter(body.get("max_tokens"))
     record.temperature = to_float(body.get("temperature"), "temperature")
     record.top_p = to_float(body.get("top_p"), "top_p")
     stream = to_bool(body.get("stream"))
@@ -271,6 +274,6 @@ def _finish_block(block: dict[str, Any]) -> dict[str, Any]:
     if isinstance(fragments, str):
         try:
             block["input"] = json.loads(fragments)
-        except ValueError:
+        except (ValueError, RecursionError):
             block["input"] = fragments
     return block

@@ -23,7 +23,7 @@ from llmaudit.ingest.anthropic_common import (
     is_stream,
     merge_stream,
 )
-from llmaudit.ingest.coerce import BadValue, first, flat_metadata, to_float, to_str, to_ts
+from llmaudit.ingest.coerce import SHAPE_ERRORS, BadValue, first, flat_metadata, to_float, to_str, to_ts
 from llmaudit.ingest.container import Sample
 from llmaudit.ingest.interface import RawRecords, Reader
 from llmaudit.ingest.records import Parsed, Rejection, RequestRecord
@@ -139,7 +139,7 @@ class AnthropicMessagesReader(Reader):
                 yield self._record(line, raw)
             except BadValue as exc:
                 yield Rejection(line, str(exc))
-            except (KeyError, TypeError, AttributeError, ValueError) as exc:
+            except SHAPE_ERRORS as exc:
                 yield Rejection(line, f"unexpected record shape ({type(exc).__name__}: {exc})")
 
     @staticmethod

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from llmaudit.ingest.coerce import (
+    SHAPE_ERRORS,
     BadValue,
     canonical_json,
     content_parts,
@@ -23,6 +24,7 @@ from llmaudit.ingest.coerce import (
     get_path,
     to_float,
     to_int,
+    to_parameter,
     to_str,
     to_ts,
 )
@@ -46,7 +48,7 @@ def _decode(value: Any) -> Any:
     if isinstance(value, str) and value.strip()[:1] in ("{", "["):
         try:
             return json.loads(value)
-        except ValueError:
+        except (ValueError, RecursionError):
             return None
     return value
 
@@ -161,9 +163,8 @@ def apply_input_body(record: RequestRecord, body: Any) -> None:
     config = first(body.get("inferenceConfig"), body.get("textGenerationConfig")) or {}
     record.temperature = to_float(first(body.get("temperature"), get_path(config, "temperature")), "temperature")
     record.top_p = to_float(first(body.get("top_p"), get_path(config, "topP")), "top_p")
-    record.max_tokens = to_int(
-        first(body.get("max_tokens"), body.get("max_gen_len"), get_path(config, "maxTokens"), get_path(config, "maxTokenCount")),
-        "max_tokens",
+    record.max_tokens = to_parameter(
+        first(body.get("max_tokens"), body.get("max_gen_len"), get_path(config, "maxTokens"), get_path(config, "maxTokenCount"))
     )
     if body.get("anthropic_version") is not None:
         record.endpoint = "messages"
@@ -281,6 +282,28 @@ def invocation_record(line: int, log: dict[str, Any]) -> RequestRecord:
     return record
 
 
+def _names_invocation(raw: dict[str, Any]) -> bool:
+    """For sniffing: an invocation log, or a CloudWatch message that names one but is cut short or corrupt."""
+    if invocation(raw) is not None:
+        return True
+    return any(isinstance(raw.get(key), str) and f'"{SCHEMA_TYPE}"' in raw[key][:400] for key in WRAPPER_KEYS)
+
+
+def _not_an_invocation(raw: dict[str, Any]) -> str:
+    """Why a record is not an invocation log: a CloudWatch message that is not JSON (cut short), or no schemaType."""
+    for key in WRAPPER_KEYS:
+        value = raw.get(key)
+        if not isinstance(value, str) or value.strip()[:1] not in ("{", "["):
+            continue
+        try:
+            json.loads(value)
+        except RecursionError:
+            return f"{key} is nested too deeply: cannot read the invocation log"
+        except ValueError:
+            return f"{key} is not valid JSON text (cut short or corrupt): cannot read the invocation log"
+    return f"not a Bedrock invocation log (schemaType {raw.get('schemaType')!r})"
+
+
 class BedrockReader(Reader):
     name = "bedrock"
     description = "AWS Bedrock model invocation logs (S3 or CloudWatch; InvokeModel and Converse, streaming too)"
@@ -294,7 +317,7 @@ class BedrockReader(Reader):
     def sniff(self, sample: Sample) -> int:
         if sample.kind not in self.containers or not sample.records:
             return 0
-        hits = sum(1 for record in sample.records if invocation(record) is not None)
+        hits = sum(1 for record in sample.records if _names_invocation(record))
         if hits == len(sample.records):
             return 98
         return 60 if hits * 2 > len(sample.records) else 0
@@ -304,9 +327,9 @@ class BedrockReader(Reader):
             try:
                 log = invocation(raw)
                 if log is None:
-                    raise BadValue(f"not a Bedrock invocation log (schemaType {raw.get('schemaType')!r})")
+                    raise BadValue(_not_an_invocation(raw))
                 yield invocation_record(line, log)
             except BadValue as exc:
                 yield Rejection(line, str(exc))
-            except (KeyError, TypeError, AttributeError, ValueError) as exc:
+            except SHAPE_ERRORS as exc:
                 yield Rejection(line, f"unexpected record shape ({type(exc).__name__}: {exc})")

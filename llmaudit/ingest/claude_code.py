@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from llmaudit.ingest.anthropic_common import PROVIDER, apply_usage, finish_reason
-from llmaudit.ingest.coerce import BadValue, content_parts, to_str, to_ts
+from llmaudit.ingest.coerce import SHAPE_ERRORS, BadValue, content_parts, to_str, to_ts
 from llmaudit.ingest.container import Sample
 from llmaudit.ingest.interface import RawRecords, Reader
 from llmaudit.ingest.records import Message, Parsed, Rejection, RequestRecord, Skipped
@@ -202,6 +202,6 @@ class ClaudeCodeReader(Reader):
                 yield from list(transcript.feed(line, raw))
             except BadValue as exc:
                 yield Rejection(line, str(exc))
-            except (KeyError, TypeError, AttributeError, ValueError) as exc:
+            except SHAPE_ERRORS as exc:
                 yield Rejection(line, f"unexpected record shape ({type(exc).__name__}: {exc})")
         yield from transcript.finish()

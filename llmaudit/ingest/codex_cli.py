@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from llmaudit.ingest.coerce import (
+    SHAPE_ERRORS,
     BadValue,
     canonical_json,
     content_parts,
@@ -227,5 +228,5 @@ class CodexCliReader(Reader):
                 yield session.feed(line, raw)
             except BadValue as exc:
                 yield Rejection(line, str(exc))
-            except (KeyError, TypeError, AttributeError, ValueError) as exc:
+            except SHAPE_ERRORS as exc:
                 yield Rejection(line, f"unexpected record shape ({type(exc).__name__}: {exc})")

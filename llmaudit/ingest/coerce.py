@@ -16,10 +16,19 @@ EARLIEST_TS = datetime(2015, 1, 1, tzinfo=UTC)
 """No LLM API log predates this; earlier dates are corrupt (epoch 0, wrong unit)."""
 MAX_TOKENS_PER_REQUEST = 50_000_000
 """Far above any context window; a larger count is corrupt."""
+MAX_COST_USD = 1e9
+"""Far above any logged cost of one request or one day's usage line; a larger one is corrupt (and
+a few of them would overflow the totals to infinity)."""
+INT64_RANGE = range(-(2**63), 2**63)
 
 
 class BadValue(ValueError):
     """A field holds a value that cannot be right; the message says which and why."""
+
+
+SHAPE_ERRORS = (KeyError, TypeError, AttributeError, ValueError, OverflowError, RecursionError)
+"""What a reader's parse turns into a rejection ("unexpected record shape") instead of raising:
+values of the wrong type or shape anywhere, and values nested deeper than Python can walk."""
 
 
 def get_path(obj: Any, *path: str | int) -> Any:
@@ -86,6 +95,38 @@ def to_float(value: Any, field: str) -> float | None:
     if not isinstance(value, int | float) or not math.isfinite(value):
         raise BadValue(f"{field} is not a finite number: {value!r}")
     return float(value)
+
+
+def to_cost(value: Any, field: str) -> float | None:
+    """A logged cost in USD: a finite number no larger than `MAX_COST_USD` either way."""
+    cost = to_float(value, field)
+    if cost is not None and abs(cost) > MAX_COST_USD:
+        raise BadValue(f"{field} is implausibly large: {cost!r} USD")
+    return cost
+
+
+def to_parameter(value: Any) -> int | None:
+    """A whole-number request parameter (seed, max_tokens), or None when it is not one.
+
+    Parameters describe a request without changing its bill, so an odd value (a 64-bit
+    random seed, an "unlimited" max_tokens sentinel, a typo) is dropped, never a rejection.
+    """
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            value = int(text)
+        except ValueError:
+            try:
+                value = float(text)
+            except ValueError:
+                return None
+    if isinstance(value, float):
+        if not math.isfinite(value) or value != int(value):
+            return None
+        value = int(value)
+    return value if isinstance(value, int) and value in INT64_RANGE else None
 
 
 def to_bool(value: Any) -> bool | None:
@@ -235,7 +276,7 @@ def flat_metadata(value: Any, prefix: str = "", out: dict[str, str] | None = Non
     if isinstance(value, str) and prefix == "":
         try:
             value = json.loads(value)
-        except ValueError:
+        except (ValueError, RecursionError):
             return out
     if isinstance(value, dict):
         for key, item in value.items():

@@ -18,7 +18,7 @@ import zstandard
 
 from llmaudit.errors import InputError
 from llmaudit.ingest.records import Rejection
-from llmaudit.ingest.source import SourceFile, iter_lines
+from llmaudit.ingest.source import SourceFile, iter_lines, raise_if_cut
 
 BOM = b"\xef\xbb\xbf"
 SAMPLE_RECORDS = 25
@@ -39,6 +39,8 @@ class Sample:
     records: list[dict[str, Any]] = field(default_factory=list)
     columns: list[str] = field(default_factory=list)
     """CSV header names (stripped, as written)."""
+    problem: str | None = None
+    """Why the first unreadable record could not be read (a cut, invalid JSON...), to explain a failed detection."""
 
 
 def _decode(raw: bytes) -> Any:
@@ -118,6 +120,7 @@ def _iter_jsonl(source: SourceFile) -> Iterator[tuple[int, dict[str, Any] | Reje
 def _iter_json_document(source: SourceFile) -> Iterator[tuple[int, dict[str, Any] | Rejection]]:
     with source.open() as stream:
         raw = stream.read().removeprefix(BOM)
+        raise_if_cut(stream)
     try:
         document = _decode(raw)
     except ValueError as exc:
@@ -133,10 +136,13 @@ def _iter_json_document(source: SourceFile) -> Iterator[tuple[int, dict[str, Any
 def _iter_csv(source: SourceFile) -> Iterator[tuple[int, dict[str, Any] | Rejection]]:
     with source.open() as stream:
         text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="replace", newline="")
-        reader = csv.reader(text)
+        # strict: a stray quote or a quoted cell still open at the end of the file (a cut
+        # download) is an error, not a row silently glued together or cut short.
+        reader = csv.reader(text, strict=True)
         try:
             header = next(reader)
         except StopIteration:
+            raise_if_cut(stream)
             return
         except csv.Error as exc:
             yield 1, Rejection(1, f"unreadable CSV header: {exc}")
@@ -147,9 +153,12 @@ def _iter_csv(source: SourceFile) -> Iterator[tuple[int, dict[str, Any] | Reject
             try:
                 row = next(reader)
             except StopIteration:
+                raise_if_cut(stream)
                 return
             except csv.Error as exc:
-                yield start, Rejection(start, f"malformed CSV: {exc}")
+                detail = "the file ends inside a quoted cell (the last row is cut short)" \
+                    if str(exc) == "unexpected end of data" else str(exc)
+                yield start, Rejection(start, f"malformed CSV: {detail}")
                 continue
             if not row or all(not cell.strip() for cell in row):
                 continue
@@ -175,6 +184,8 @@ def sample(source: SourceFile) -> Sample:
     for _, record in iter_records(source, kind):
         if isinstance(record, dict):
             result.records.append(record)
+        elif result.problem is None:
+            result.problem = record.reason
         if len(result.records) >= SAMPLE_RECORDS:
             break
     return result

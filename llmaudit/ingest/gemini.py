@@ -18,12 +18,14 @@ from collections.abc import Iterator
 from typing import Any
 
 from llmaudit.ingest.coerce import (
+    SHAPE_ERRORS,
     BadValue,
     canonical_json,
     first,
     flat_metadata,
     to_float,
     to_int,
+    to_parameter,
     to_str,
     to_ts,
 )
@@ -53,6 +55,8 @@ def decode(value: Any) -> Any:
             return json.loads(value)
         except ValueError:
             raise BadValue("body is not valid JSON text") from None
+        except RecursionError:
+            raise BadValue("body is nested too deeply") from None
     return value
 
 
@@ -189,8 +193,8 @@ def apply_request(record: RequestRecord, body: Any) -> None:
     record.model = record.model or model_name(body.get("model"))
     record.temperature = to_float(field(config, "temperature"), "generationConfig.temperature")
     record.top_p = to_float(field(config, "topP"), "generationConfig.topP")
-    record.max_tokens = to_int(field(config, "maxOutputTokens"), "generationConfig.maxOutputTokens")
-    record.seed = to_int(field(config, "seed"), "generationConfig.seed")
+    record.max_tokens = to_parameter(field(config, "maxOutputTokens"))
+    record.seed = to_parameter(field(config, "seed"))
     # Vertex labels are how teams attribute Gemini spend.
     if isinstance(body.get("labels"), dict):
         record.metadata.update(flat_metadata(body["labels"]))
@@ -305,7 +309,7 @@ class GeminiReader(Reader):
                 yield self._record(line, raw)
             except BadValue as exc:
                 yield Rejection(line, str(exc))
-            except (KeyError, TypeError, AttributeError, ValueError) as exc:
+            except SHAPE_ERRORS as exc:
                 yield Rejection(line, f"unexpected record shape ({type(exc).__name__}: {exc})")
 
     @staticmethod

@@ -14,7 +14,17 @@ from pathlib import Path
 from typing import Any
 
 from llmaudit.errors import ConfigError
-from llmaudit.ingest.coerce import BadValue, get_path, to_bool, to_float, to_int, to_str, to_ts
+from llmaudit.ingest.coerce import (
+    SHAPE_ERRORS,
+    BadValue,
+    get_path,
+    to_bool,
+    to_cost,
+    to_float,
+    to_int,
+    to_str,
+    to_ts,
+)
 from llmaudit.ingest.container import Sample
 from llmaudit.ingest.interface import RawRecords, Reader
 from llmaudit.ingest.records import Message, Parsed, Rejection, RequestRecord
@@ -148,7 +158,7 @@ class GenericReader(Reader):
                 yield self._record(line, raw)
             except BadValue as exc:
                 yield Rejection(line, str(exc))
-            except (KeyError, TypeError, AttributeError, ValueError) as exc:
+            except SHAPE_ERRORS as exc:
                 yield Rejection(line, f"unexpected record shape ({type(exc).__name__}: {exc})")
 
     def _value(self, raw: dict[str, Any], field: str) -> Any:
@@ -159,6 +169,7 @@ class GenericReader(Reader):
         record = RequestRecord(source_line=line)
         self._fill(record, raw, STRING_FIELDS, lambda value, _: to_str(value))
         self._fill(record, raw, FLOAT_FIELDS, to_float)
+        record.cost_reported_usd = to_cost(record.cost_reported_usd, self.mapping.get("cost_reported_usd", "cost"))
         self._fill(record, raw, COUNT_FIELDS, to_int)
         record.ts = to_ts(self._value(raw, "ts"), self.mapping.get("ts", "ts"))
         record.provider = record.provider.lower() if record.provider else None

@@ -29,6 +29,7 @@ from llmaudit.ingest.coerce import (
     BadValue,
     first,
     get_path,
+    to_cost,
     to_float,
     to_int,
     to_str,
@@ -215,7 +216,7 @@ class HeliconeReader(Reader):
             latency_ms=to_float(first(raw.get("delay_ms"), raw.get("latency")), "delay_ms"),
             ttft_ms=to_float(raw.get("time_to_first_token"), "time_to_first_token"),
             user_id=to_str(raw.get("request_user_id")),
-            cost_reported_usd=to_float(first(raw.get("cost"), raw.get("costUSD"), raw.get("cost_usd")), "cost"),
+            cost_reported_usd=to_cost(first(raw.get("cost"), raw.get("costUSD"), raw.get("cost_usd")), "cost"),
         )
         _properties(record, raw.get("request_properties"))
         cache_reference = to_str(raw.get("cache_reference_id"))

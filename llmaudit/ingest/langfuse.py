@@ -29,8 +29,10 @@ from llmaudit.ingest.coerce import (
     flat_metadata,
     get_path,
     to_bool,
+    to_cost,
     to_float,
     to_int,
+    to_parameter,
     to_str,
     to_ts,
 )
@@ -218,10 +220,10 @@ def _parameters(record: RequestRecord, value: Any) -> None:
         return
     record.temperature = to_float(params.get("temperature"), "temperature")
     record.top_p = to_float(params.get("top_p"), "top_p")
-    record.max_tokens = to_int(
-        first(params.get("max_completion_tokens"), params.get("max_tokens"), params.get("maxTokens")), "max_tokens"
+    record.max_tokens = to_parameter(
+        first(params.get("max_completion_tokens"), params.get("max_tokens"), params.get("maxTokens"))
     )
-    record.seed = to_int(params.get("seed"), "seed")
+    record.seed = to_parameter(params.get("seed"))
     stream = to_bool(params.get("stream"))
     record.stream = stream if stream is not None else record.stream
     record.tools = tool_schemas(params.get("tools"))
@@ -243,12 +245,12 @@ def _timing(record: RequestRecord, raw: dict[str, Any], start: datetime | None) 
 
 def _cost(raw: dict[str, Any]) -> float | None:
     """The cost Langfuse recorded: calculatedTotalCost / total_cost, else costDetails.total."""
-    total = to_float(field(raw, "total_cost"), "calculatedTotalCost")
+    total = to_cost(field(raw, "total_cost"), "calculatedTotalCost")
     if total is not None:
         return total
     details = decode_json_text(field(raw, "cost_details"), "costDetails")
     if isinstance(details, dict):
-        return to_float(details.get("total"), "costDetails.total")
+        return to_cost(details.get("total"), "costDetails.total")
     return None
 
 

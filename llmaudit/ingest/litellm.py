@@ -26,8 +26,10 @@ from llmaudit.ingest.coerce import (
     flat_metadata,
     get_path,
     to_bool,
+    to_cost,
     to_float,
     to_int,
+    to_parameter,
     to_str,
     to_ts,
 )
@@ -281,7 +283,7 @@ class LiteLLMSpendLogsReader(Reader):
             api_key=first(to_str(raw.get("api_key")), to_str(metadata.get("user_api_key")),
                           to_str(metadata.get("user_api_key_alias"))),
             session_id=to_str(raw.get("session_id")),
-            cost_reported_usd=to_float(raw.get("spend"), "spend"),
+            cost_reported_usd=to_cost(raw.get("spend"), "spend"),
         )
         record.ts = to_ts(raw.get("startTime"), "startTime")
         _provider_model(record, raw)
@@ -332,11 +334,11 @@ class LiteLLMPayloadReader(Reader):
             team=to_str(metadata.get("user_api_key_team_id")),
             api_key=first(to_str(metadata.get("user_api_key_hash")), to_str(metadata.get("user_api_key_alias"))),
             session_id=first(to_str(raw.get("session_id")), to_str(raw.get("trace_id"))),
-            cost_reported_usd=to_float(raw.get("response_cost"), "response_cost"),
+            cost_reported_usd=to_cost(raw.get("response_cost"), "response_cost"),
             temperature=to_float(params.get("temperature"), "temperature"),
             top_p=to_float(params.get("top_p"), "top_p"),
-            max_tokens=to_int(first(params.get("max_completion_tokens"), params.get("max_tokens")), "max_tokens"),
-            seed=to_int(params.get("seed"), "seed"),
+            max_tokens=to_parameter(first(params.get("max_completion_tokens"), params.get("max_tokens"))),
+            seed=to_parameter(params.get("seed")),
         )
         record.ts = to_ts(raw.get("startTime"), "startTime")
         _provider_model(record, raw, get_path(raw, "hidden_params", "litellm_model_name"))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from llmaudit.ingest.coerce import BadValue, get_path, to_int, to_str
+from llmaudit.ingest.coerce import SHAPE_ERRORS, BadValue, get_path, to_int, to_str
 from llmaudit.ingest.container import Sample
 from llmaudit.ingest.interface import RawRecords, Reader
 from llmaudit.ingest.openai_common import apply_chat_request, apply_chat_response
@@ -60,6 +60,8 @@ class OpenAIBatchReader(Reader):
                     yield Rejection(line, "neither a batch input line (custom_id, url, body) nor an output line (custom_id, response, error)")
             except BadValue as exc:
                 yield Rejection(line, str(exc))
+            except SHAPE_ERRORS as exc:
+                yield Rejection(line, f"unexpected record shape ({type(exc).__name__}: {exc})")
 
     @staticmethod
     def _input(line: int, raw: dict) -> RequestRecord:

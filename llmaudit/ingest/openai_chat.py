@@ -11,7 +11,16 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from llmaudit.ingest.coerce import BadValue, first, flat_metadata, get_path, to_float, to_str, to_ts
+from llmaudit.ingest.coerce import (
+    SHAPE_ERRORS,
+    BadValue,
+    first,
+    flat_metadata,
+    get_path,
+    to_float,
+    to_str,
+    to_ts,
+)
 from llmaudit.ingest.container import Sample
 from llmaudit.ingest.interface import RawRecords, Reader
 from llmaudit.ingest.openai_common import apply_chat_request, apply_chat_response
@@ -36,6 +45,8 @@ def decode_body(value: Any) -> Any:
             return json.loads(value)
         except ValueError:
             raise BadValue("body is not valid JSON text") from None
+        except RecursionError:
+            raise BadValue("body is nested too deeply") from None
     return value
 
 
@@ -96,7 +107,7 @@ class OpenAIChatReader(Reader):
                 yield self._record(line, raw)
             except BadValue as exc:
                 yield Rejection(line, str(exc))
-            except (KeyError, TypeError, AttributeError, ValueError) as exc:
+            except SHAPE_ERRORS as exc:
                 yield Rejection(line, f"unexpected record shape ({type(exc).__name__}: {exc})")
 
     def _record(self, line: int, raw: dict[str, Any]) -> RequestRecord:

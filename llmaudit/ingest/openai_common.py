@@ -18,6 +18,7 @@ from llmaudit.ingest.coerce import (
     to_bool,
     to_float,
     to_int,
+    to_parameter,
     to_str,
     to_ts,
 )
@@ -68,8 +69,8 @@ def apply_chat_request(record: RequestRecord, body: Any) -> None:
     record.tools = tool_schemas(body.get("tools") or body.get("functions"))
     record.temperature = to_float(body.get("temperature"), "temperature")
     record.top_p = to_float(body.get("top_p"), "top_p")
-    record.max_tokens = to_int(first(body.get("max_completion_tokens"), body.get("max_tokens")), "max_tokens")
-    record.seed = to_int(body.get("seed"), "seed")
+    record.max_tokens = to_parameter(first(body.get("max_completion_tokens"), body.get("max_tokens")))
+    record.seed = to_parameter(body.get("seed"))
     stream = to_bool(body.get("stream"))
     record.stream = stream if stream is not None else record.stream
     record.user_id = record.user_id or to_str(body.get("user")) or to_str(body.get("safety_identifier"))

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from llmaudit.ingest.coerce import (
+    SHAPE_ERRORS,
     BadValue,
     canonical_json,
     content_parts,
@@ -20,7 +21,7 @@ from llmaudit.ingest.coerce import (
     get_path,
     to_bool,
     to_float,
-    to_int,
+    to_parameter,
     to_str,
     to_ts,
 )
@@ -137,7 +138,7 @@ def apply_responses_request(record: RequestRecord, body: dict[str, Any]) -> None
     record.model = record.model or to_str(body.get("model"))
     record.temperature = first(record.temperature, to_float(body.get("temperature"), "temperature"))
     record.top_p = first(record.top_p, to_float(body.get("top_p"), "top_p"))
-    record.max_tokens = first(record.max_tokens, to_int(body.get("max_output_tokens"), "max_output_tokens"))
+    record.max_tokens = first(record.max_tokens, to_parameter(body.get("max_output_tokens")))
     stream = to_bool(body.get("stream"))
     record.stream = stream if stream is not None else record.stream
     record.user_id = record.user_id or to_str(body.get("user")) or to_str(body.get("safety_identifier"))
@@ -211,7 +212,7 @@ class OpenAIResponsesReader(Reader):
                 yield self._record(line, raw)
             except BadValue as exc:
                 yield Rejection(line, str(exc))
-            except (KeyError, TypeError, AttributeError, ValueError) as exc:
+            except SHAPE_ERRORS as exc:
                 yield Rejection(line, f"unexpected record shape ({type(exc).__name__}: {exc})")
 
     @staticmethod

@@ -15,11 +15,14 @@ from datetime import datetime
 from typing import Any
 
 from llmaudit.ingest.coerce import (
+    MAX_TOKENS_PER_REQUEST,
+    SHAPE_ERRORS,
     BadValue,
     canonical_json,
     first,
     get_path,
     to_bool,
+    to_cost,
     to_float,
     to_str,
     to_ts,
@@ -105,7 +108,7 @@ def _bucket_results(line: int, raw: dict[str, Any], build: Builder) -> Iterator[
                 yield build(line, result, bucket.get("start_time"), bucket.get("end_time"))
             except BadValue as exc:
                 yield Rejection(line, f"result {index + 1}: {exc}")
-            except (KeyError, TypeError, AttributeError, ValueError) as exc:
+            except SHAPE_ERRORS as exc:
                 yield Rejection(line, f"result {index + 1}: unexpected shape ({type(exc).__name__}: {exc})")
     if not produced:
         yield Skipped(line, "usage bucket with no results (no traffic in that period)")
@@ -117,12 +120,18 @@ def _guard(line: int, row: dict[str, Any], build: Builder) -> Parsed:
                      first(row.get("end_time"), row.get("end_time_iso")))
     except BadValue as exc:
         return Rejection(line, str(exc))
-    except (KeyError, TypeError, AttributeError, ValueError) as exc:
+    except SHAPE_ERRORS as exc:
         return Rejection(line, f"unexpected row shape ({type(exc).__name__}: {exc})")
 
 
-def aggregate_count(value: Any, field: str) -> int | None:
-    """A non-negative whole count with no per-request ceiling: one bucket sums many requests."""
+MAX_BUCKET_REQUESTS = 10**10
+"""Requests one usage bucket can count; more is corrupt."""
+MAX_BUCKET_TOKENS = 10**14
+"""Tokens of a bucket that does not say how many requests it counts; more is corrupt (and sums overflow)."""
+
+
+def aggregate_count(value: Any, field: str, ceiling: int = MAX_BUCKET_TOKENS) -> int | None:
+    """A non-negative whole count of a bucket, which sums many requests: capped per bucket, not per request."""
     number = to_float(value, field)
     if number is None:
         return None
@@ -130,6 +139,8 @@ def aggregate_count(value: Any, field: str) -> int | None:
         raise BadValue(f"{field} is not a whole number: {value!r}")
     if number < 0:
         raise BadValue(f"{field} is negative: {int(number)}")
+    if number > ceiling:
+        raise BadValue(f"{field} is implausibly large: {int(number)} (at most {ceiling:,} for this bucket)")
     return int(number)
 
 
@@ -154,9 +165,12 @@ def usage_record(line: int, fields: dict[str, Any], start_time: Any, end_time: A
     if kind is not None and kind not in TOKEN_RESULT_ENDPOINTS:
         raise BadValue(f"{kind} carries no token counts; price it from the costs export")
     ts = _bucket_start(start_time)
-    cached = aggregate_count(fields.get("input_cached_tokens"), "input_cached_tokens") or 0
-    uncached = aggregate_count(fields.get("input_uncached_tokens"), "input_uncached_tokens")
-    total = aggregate_count(fields.get("input_tokens"), "input_tokens")
+    requests = aggregate_count(fields.get("num_model_requests"), "num_model_requests", MAX_BUCKET_REQUESTS) or 0
+    # No request reads or writes more than MAX_TOKENS_PER_REQUEST, so neither can a bucket of them.
+    ceiling = requests * MAX_TOKENS_PER_REQUEST if requests else MAX_BUCKET_TOKENS
+    cached = aggregate_count(fields.get("input_cached_tokens"), "input_cached_tokens", ceiling) or 0
+    uncached = aggregate_count(fields.get("input_uncached_tokens"), "input_uncached_tokens", ceiling)
+    total = aggregate_count(fields.get("input_tokens"), "input_tokens", ceiling)
     if total is None and uncached is not None:
         total = uncached + cached  # some exports split input instead of totalling it
     if total is None:
@@ -171,8 +185,8 @@ def usage_record(line: int, fields: dict[str, Any], start_time: Any, end_time: A
         is_batch=bool(to_bool(fields.get("batch"))), service_tier=to_str(fields.get("service_tier")),
         user_id=to_str(fields.get("user_id")), api_key=key,
         input_tokens=total, cache_read_tokens=cached,
-        output_tokens=aggregate_count(fields.get("output_tokens"), "output_tokens") or 0,
-        request_count=aggregate_count(fields.get("num_model_requests"), "num_model_requests") or 0,
+        output_tokens=aggregate_count(fields.get("output_tokens"), "output_tokens", ceiling) or 0,
+        request_count=requests,
         is_aggregate=True, metadata=_metadata(fields, end_time),
     )
 
@@ -188,7 +202,7 @@ def model_from_line_item(line_item: str | None) -> str | None:
 def cost_record(line: int, fields: dict[str, Any], start_time: Any, end_time: Any) -> RequestRecord:
     """One costs aggregate (a CSV row or an API result): money only, no tokens."""
     amount = fields.get("amount")
-    value = to_float(first(get_path(amount, "value"), fields.get("amount_value")), "amount_value")
+    value = to_cost(first(get_path(amount, "value"), fields.get("amount_value")), "amount_value")
     if value is None:
         raise BadValue("missing amount_value: no cost to report")
     currency = to_str(first(get_path(amount, "currency"), fields.get("amount_currency"))) or "usd"

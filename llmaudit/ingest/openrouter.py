@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from llmaudit.ingest.coerce import BadValue, first, to_bool, to_float, to_int, to_str, to_ts
+from llmaudit.ingest.coerce import BadValue, first, to_bool, to_cost, to_float, to_int, to_str, to_ts
 from llmaudit.ingest.container import Sample
 from llmaudit.ingest.interface import RawRecords, Reader
 from llmaudit.ingest.records import Parsed, Rejection, RequestRecord
@@ -129,7 +129,7 @@ class OpenRouterReader(Reader):
             user_id=to_str(raw.get("user")),
             feature=to_str(raw.get("app_name")),
             api_key=to_str(raw.get("api_key_name")),
-            cost_reported_usd=to_float(raw.get("cost_total"), "cost_total"),
+            cost_reported_usd=to_cost(raw.get("cost_total"), "cost_total"),
         )
         for column, name in EXTRA_METADATA.items():
             value = to_str(raw.get(column))

@@ -8,6 +8,7 @@ from llmaudit.ingest.anthropic_messages import AnthropicMessagesReader
 from llmaudit.ingest.bedrock import BedrockReader
 from llmaudit.ingest.claude_code import ClaudeCodeReader
 from llmaudit.ingest.codex_cli import CodexCliReader
+from llmaudit.ingest.coerce import SHAPE_ERRORS
 from llmaudit.ingest.container import Sample, sample
 from llmaudit.ingest.gemini import GeminiReader
 from llmaudit.ingest.helicone import HeliconeReader
@@ -56,6 +57,14 @@ def register(cls: type[Reader]) -> type[Reader]:
     return cls
 
 
+def _confidence(reader: Reader, found: Sample) -> int:
+    """A reader's sniff score; a sniff that trips over odd content (a plugin's, too) only means "not mine"."""
+    try:
+        return reader.sniff(found)
+    except SHAPE_ERRORS:
+        return 0
+
+
 def detect(source: SourceFile, candidates: dict[str, Reader] | None = None) -> tuple[Reader, Sample]:
     """The reader whose `sniff` is most confident for this file; InputError naming the formats tried."""
     candidates = candidates or readers()
@@ -63,12 +72,15 @@ def detect(source: SourceFile, candidates: dict[str, Reader] | None = None) -> t
     if found.kind == "empty":
         raise InputError(f"{source.name}: the file is empty")
     scored = sorted(
-        ((reader.sniff(found), name) for name, reader in candidates.items() if found.kind in reader.containers),
+        ((_confidence(reader, found), name) for name, reader in candidates.items() if found.kind in reader.containers),
         reverse=True,
     )
     if not scored or scored[0][0] < MIN_CONFIDENCE:
         tried = ", ".join(sorted(candidates))
         what = f"{found.kind.upper()} with columns {', '.join(found.columns[:8])}" if found.kind == "csv" else found.kind.upper()
+        if not found.records and found.problem and found.kind != "csv":
+            # Nothing readable to detect from: the reason is the file's content, not its format.
+            raise InputError(f"{source.name}: no readable record ({found.kind.upper()}: {found.problem})")
         raise InputError(
             f"{source.name}: cannot detect the log format ({what}). Formats tried: {tried}. "
             "Use --format NAME, or --format generic with --map for other logs."

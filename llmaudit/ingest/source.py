@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import glob
-import gzip
 import io
 import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterator
+import zlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import zstandard
 
@@ -20,6 +20,73 @@ from llmaudit.errors import InputError
 
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+GZIP_WBITS = 16 + zlib.MAX_WBITS
+CHUNK_BYTES = 65_536
+
+
+class CorruptCompression(OSError):
+    """Compressed data that does not decode (a cut short file raises EOFError instead)."""
+
+
+class _Decompressing(io.RawIOBase):
+    """A gzip or zstd file as a byte stream that gives back all it can before a cut or corruption.
+
+    The standard gzip module raises at a cut before returning the data in front of it, and
+    zstandard's stream reader ends a cut frame silently; here the data comes first, then an
+    end of file, and the read after that raises EOFError for a cut or OSError for corruption
+    (raising at once would make a buffered reader drop the data it holds). Concatenated
+    members or frames are read one after another.
+    """
+
+    def __init__(self, raw: BinaryIO, kind: str, new_decoder: Callable[[], Any]) -> None:
+        self._raw, self._kind, self._new_decoder = raw, kind, new_decoder
+        self._decoder = new_decoder()
+        self._fed = False
+        self._pending = memoryview(b"")
+        self._finished = False
+        self._error: Exception | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self._error is not None and not self._pending:
+            error, self._error = self._error, None
+            raise error
+        while not self._pending and not self._finished:
+            self._pending = memoryview(self._next_output())
+        size = min(len(buffer), len(self._pending))
+        buffer[:size] = self._pending[:size]
+        self._pending = self._pending[size:]  # a view: no copy of what is left
+        return size
+
+    def _next_output(self) -> bytes:
+        chunk = self._raw.read(CHUNK_BYTES)
+        if not chunk:
+            self._finished = True
+            if self._fed and not self._decoder.eof:
+                self._error = EOFError(f"the {self._kind} data ends before its end marker (the file was cut short)")
+            return b""
+        if self._decoder.eof:  # a member or frame ended exactly at a chunk boundary
+            if not chunk.strip(b"\x00"):
+                return b""
+            self._decoder = self._new_decoder()
+        try:
+            out = self._decoder.decompress(chunk)
+            self._fed = True
+            while self._decoder.eof and self._decoder.unused_data.strip(b"\x00"):
+                rest = self._decoder.unused_data
+                self._decoder = self._new_decoder()
+                out += self._decoder.decompress(rest)
+        except (zlib.error, zstandard.ZstdError) as exc:
+            self._finished = True
+            self._error = CorruptCompression(f"corrupt {self._kind} data: {exc}")
+            return b""
+        return out
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
 
 
 @dataclass(frozen=True)
@@ -32,40 +99,37 @@ class SourceFile:
     """Named on the command line (an undetectable format is an error) rather than found in a directory."""
 
     def open(self) -> BinaryIO:
-        """Open the file decompressed, whatever its extension says."""
+        """Open the file decompressed, whatever its extension says.
+
+        A compressed file cut short or corrupt yields everything that decompresses, then
+        raises EOFError (cut) or OSError (corrupt), so callers can say where it broke.
+        """
         with open(self.path, "rb") as probe:
             magic = probe.read(4)
-        if magic.startswith(GZIP_MAGIC):
-            return gzip.open(self.path, "rb")  # type: ignore[return-value]
         raw = open(self.path, "rb")  # noqa: SIM115 - returned to the caller, who closes it
+        if magic.startswith(GZIP_MAGIC):
+            return io.BufferedReader(_Decompressing(raw, "gzip", lambda: zlib.decompressobj(GZIP_WBITS)))  # type: ignore[return-value]
         if magic.startswith(ZSTD_MAGIC):
-            reader = zstandard.ZstdDecompressor().stream_reader(raw, closefd=True)
-            return io.BufferedReader(reader)  # type: ignore[arg-type, return-value]
+            return io.BufferedReader(_Decompressing(raw, "zstd", lambda: zstandard.ZstdDecompressor().decompressobj()))  # type: ignore[return-value]
         return raw
 
     def head(self, size: int = 262_144) -> bytes:
-        """The first ``size`` decompressed bytes, for format sniffing."""
-        try:
-            with self.open() as stream:
-                return stream.read(size)
-        except (OSError, EOFError, zstandard.ZstdError) as exc:
-            # A truncated archive still has a readable start: sniff what decompresses.
-            return self._partial_head(size, exc)
+        """The first ``size`` decompressed bytes, for format sniffing.
 
-    def _partial_head(self, size: int, error: Exception) -> bytes:
-        data = bytearray()
+        A compressed file cut short still has a readable start: what decompresses is
+        returned. InputError when nothing does (a bare header, corrupt data).
+        """
+        data = b""
         try:
             with self.open() as stream:
-                while len(data) < size:
-                    chunk = stream.read(4096)
-                    if not chunk:
-                        break
-                    data.extend(chunk)
-        except (OSError, EOFError, zstandard.ZstdError):
-            pass
-        if not data:
-            raise InputError(f"{self.name}: cannot decompress: {error}") from error
-        return bytes(data)
+                data = stream.read(size)
+                if len(data) < size:
+                    raise_if_cut(stream)
+        except (OSError, EOFError) as exc:
+            if not data:
+                what = "cannot decompress" if isinstance(exc, EOFError | CorruptCompression) else "cannot read"
+                raise InputError(f"{self.name}: {what}: {exc}") from exc
+        return data
 
     def size_bytes(self) -> int:
         """Size on disk (compressed), for progress reporting."""
@@ -119,8 +183,18 @@ def expand_inputs(specs: list[str]) -> list[SourceFile]:
     return files
 
 
+def raise_if_cut(stream: BinaryIO) -> None:
+    """At the end of a stream, raise the error of a compressed file cut short or corrupt (EOFError, OSError).
+
+    The decompressing stream reports the end of its data first and the error on the read
+    after, so a cut exactly between records is not mistaken for the end of the file.
+    """
+    stream.read(1)
+
+
 def iter_lines(source: SourceFile) -> Iterator[tuple[int, bytes]]:
     """Yield (1-based line number, raw line without its newline), streaming."""
     with source.open() as stream:
         for number, line in enumerate(stream, start=1):
             yield number, line.rstrip(b"\r\n")
+        raise_if_cut(stream)

@@ -6,6 +6,7 @@ from importlib import resources
 from pathlib import Path
 
 from jinja2 import Environment, FunctionLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
 
 from llmaudit.report.json import to_dict
 from llmaudit.report.terminal import usd
@@ -23,10 +24,20 @@ def _load_template(name: str) -> str | None:
         return None
 
 
+def _redact_value(value: object) -> object:
+    """Mask secrets in a string about to be rendered; other values (numbers, None, markup) pass unchanged."""
+    if isinstance(value, str) and not isinstance(value, Markup):
+        return SECRET_PATTERN.sub("[redacted]", value)
+    return value
+
+
 def _environment() -> Environment:
     env = Environment(
         loader=FunctionLoader(_load_template),
         autoescape=select_autoescape(default=True, default_for_string=True),
+        # Every value written into the page passes here first: no log text shows a secret,
+        # whether or not the template remembered the `redact` filter.
+        finalize=_redact_value,
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,

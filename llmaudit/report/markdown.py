@@ -9,14 +9,18 @@ from llmaudit.report.terminal import usd
 from llmaudit.result import AuditResult
 from llmaudit.table import SECRET_PATTERN
 
-MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]()<>|~])")
+MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]()|~!#])")
+HTML_SPECIAL = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 MAX_ROWS = 8
 
 
 def md_escape(text: str) -> str:
     """Log text made inert in Markdown: secrets masked, markup and HTML characters escaped, one line."""
     text = SECRET_PATTERN.sub("[redacted]", str(text))
-    return MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(text.split()))
+    # HTML as entities, not backslashes: every Markdown renderer shows them as text, and the
+    # file itself then holds no tag at all.
+    text = "".join(HTML_SPECIAL.get(char, char) for char in " ".join(text.split()))
+    return MARKDOWN_SPECIAL.sub(r"\\\1", text)
 
 
 def render_markdown(result: AuditResult) -> str:
@@ -45,6 +49,10 @@ def render_markdown(result: AuditResult) -> str:
         names = ", ".join(f"{md_escape(m.model)} ({m.requests:,} requests)" for m in unknown)
         lines += ["", f"⚠️ Not priced (excluded from totals): {names}"]
     ing = result.ingest
+    if s.failed_requests:
+        lines += ["", f"⚠️ {s.failed_requests:,} failed requests ({usd(s.failed_cost_usd)} billed)"]
+    if ing.rejected:
+        lines += ["", f"⚠️ {ing.rejected:,} records rejected and not in the totals (file, line and reason in audit.json)"]
     lines += ["", f"<sub>{ing.records_read:,} records read = {ing.requests:,} analysed + {ing.duplicates:,} duplicates"
                   f" + {ing.rejected:,} rejected</sub>", ""]
     return "\n".join(lines)
