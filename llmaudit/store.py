@@ -64,7 +64,7 @@ class Store:
             self.db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)]).fetchall()
 
     def write(self, requests: pl.DataFrame, messages: pl.DataFrame, texts: pl.DataFrame) -> None:
-        """Upsert requests by id (their messages replaced), add texts not yet stored."""
+        """Upsert requests by id, keeping the more complete copy (its messages with it); add new texts."""
         with _private_files():
             self._write(requests, messages, texts)
 
@@ -78,11 +78,19 @@ class Store:
             db.execute("CREATE TABLE IF NOT EXISTS requests AS SELECT * FROM incoming_requests LIMIT 0")
             self._add_new_columns()
             self._ensure_primary_key()
-            db.execute("DELETE FROM requests WHERE request_id IN (SELECT request_id FROM incoming_requests)")
-            db.execute("INSERT INTO requests BY NAME SELECT * FROM incoming_requests")
-            db.execute("DELETE FROM messages WHERE request_id IN (SELECT request_id FROM incoming_requests)")
+            # Of two copies of one request the more complete wins (copy_score), whichever was written first.
             db.execute(
-                "INSERT INTO messages SELECT request_id, seq, role, kind, component, text_hash FROM incoming_messages"
+                "CREATE OR REPLACE TEMP TABLE winning_ids AS SELECT i.request_id FROM incoming_requests i "
+                "LEFT JOIN requests r USING (request_id) "
+                "WHERE r.request_id IS NULL OR r.copy_score IS NULL OR r.copy_score < i.copy_score"
+            )
+            db.execute("DELETE FROM requests WHERE request_id IN (SELECT request_id FROM winning_ids)")
+            db.execute("INSERT INTO requests BY NAME SELECT * FROM incoming_requests "
+                       "WHERE request_id IN (SELECT request_id FROM winning_ids)")
+            db.execute("DELETE FROM messages WHERE request_id IN (SELECT request_id FROM winning_ids)")
+            db.execute(
+                "INSERT INTO messages SELECT request_id, seq, role, kind, component, text_hash FROM incoming_messages "
+                "WHERE request_id IN (SELECT request_id FROM winning_ids)"
             )
             db.execute(
                 "INSERT INTO texts SELECT t.text_hash, t.text, t.chars, NULL FROM incoming_texts t "

@@ -55,9 +55,11 @@ REQUEST_SCHEMA: dict[str, Any] = {
     "served_from_cache": pl.Boolean,
     "tools_hash": pl.String,
     "output_hash": pl.String,
+    "copy_score": pl.String,
 }
 MESSAGE_SCHEMA: dict[str, Any] = {
     "request_id": pl.String,
+    "copy_score": pl.String,
     "seq": pl.Int32,
     "role": pl.String,
     "kind": pl.String,
@@ -131,7 +133,8 @@ class TableBuilder:
     texts: dict[str, str] = field(default_factory=dict)
     digests: dict[str, str] = field(default_factory=dict)
     """text -> text_hash of every text stored (the keys are the texts held in ``texts``)."""
-    seen_ids: set[str] = field(default_factory=set)
+    best_copy: dict[str, str] = field(default_factory=dict)
+    """request id -> copy_score of the copy kept so far."""
     request_chunks: list[pl.DataFrame] = field(default_factory=list)
     message_chunks: list[pl.DataFrame] = field(default_factory=list)
     chunk_rows: int = CHUNK_ROWS
@@ -167,13 +170,28 @@ class TableBuilder:
         ]
         return "syn-" + text_hash("\x1f".join(parts))[:24]
 
+    def copy_score(self, record: RequestRecord, source_format: str) -> str:
+        """Which of two copies of one request to keep, whatever order they come in: the most complete.
+
+        More tokens (a later export completed the usage), then more prompt parts, then the content
+        hash, so two different copies never tie and every reading order keeps the same one.
+        """
+        tokens = (record.input_tokens or 0) + (record.output_tokens or 0)
+        return f"{min(tokens, 10**15):016d}:{len(record.messages):06d}:{self.synthesise_id(record, source_format)}"
+
     def add(self, record: RequestRecord, source_format: str, source_file: str) -> bool:
-        """Add one complete request; False when its id was already added (a duplicate)."""
+        """Add one request; False when its id was already added (a duplicate: the better copy is kept)."""
         self._derive(record)
         request_id = record.request_id or self.synthesise_id(record, source_format)
-        if request_id in self.seen_ids:
+        score = self.copy_score(record, source_format)
+        kept = self.best_copy.get(request_id)
+        if kept is not None and kept >= score:
             return False
-        self.seen_ids.add(request_id)
+        self.best_copy[request_id] = score
+        self._append(request_id, score, record, source_format, source_file)
+        return kept is None
+
+    def _append(self, request_id: str, score: str, record: RequestRecord, source_format: str, source_file: str) -> None:
         col = self.columns
         values = {
             "request_id": request_id, "source_format": source_format, "source_file": source_file,
@@ -192,13 +210,13 @@ class TableBuilder:
             "served_from_cache": record.served_from_cache,
             "tools_hash": self._store_text("\n".join(record.tools)) if record.tools else None,
             "output_hash": self._store_text(record.output_text) if record.output_text else None,
+            "copy_score": score,
         }
         for name, value in values.items():
             col[name].append(value)
-        self._add_messages(request_id, record)
+        self._add_messages(request_id, score, record)
         if len(col["request_id"]) >= self.chunk_rows:
             self._flush()
-        return True
 
     def _flush(self) -> None:
         """Pack the pending rows into columnar chunks and start new lists."""
@@ -209,11 +227,12 @@ class TableBuilder:
             self.message_chunks.append(pl.DataFrame(self.messages, schema=MESSAGE_SCHEMA))
             self.messages = {name: [] for name in MESSAGE_SCHEMA}
 
-    def _add_messages(self, request_id: str, record: RequestRecord) -> None:
+    def _add_messages(self, request_id: str, score: str, record: RequestRecord) -> None:
         msg = self.messages
         components = assign_components(record.messages)
         for seq, (message, component) in enumerate(zip(record.messages, components, strict=True)):
             msg["request_id"].append(request_id)
+            msg["copy_score"].append(score)
             msg["seq"].append(seq)
             msg["role"].append(message.role)
             msg["kind"].append(message.kind)
@@ -221,21 +240,30 @@ class TableBuilder:
             msg["text_hash"].append(self._store_text(message.text))
         for offset, tool in enumerate(record.tools):
             msg["request_id"].append(request_id)
+            msg["copy_score"].append(score)
             msg["seq"].append(-1 - offset)
             msg["role"].append("tools")
             msg["kind"].append("tool_schema")
             msg["component"].append("tools")
             msg["text_hash"].append(self._store_text(tool))
 
-    def requests_frame(self) -> pl.DataFrame:
-        """The requests as a typed DataFrame."""
+    def _kept(self, chunks: list[pl.DataFrame], schema: dict[str, Any]) -> pl.DataFrame:
+        """Rows of the copies kept (a superseded copy's rows are dropped), in arrival order."""
         self._flush()
-        return pl.concat(self.request_chunks, rechunk=True) if self.request_chunks else pl.DataFrame(schema=REQUEST_SCHEMA)
+        if not chunks:
+            return pl.DataFrame(schema=schema)
+        kept = pl.DataFrame({"request_id": list(self.best_copy), "copy_score": list(self.best_copy.values())},
+                            schema={"request_id": pl.String, "copy_score": pl.String})
+        frame = pl.concat(chunks, rechunk=True)
+        return frame.join(kept, on=["request_id", "copy_score"], how="semi", maintain_order="left")
+
+    def requests_frame(self) -> pl.DataFrame:
+        """The requests as a typed DataFrame, one row per request id."""
+        return self._kept(self.request_chunks, REQUEST_SCHEMA)
 
     def messages_frame(self) -> pl.DataFrame:
-        """Message parts (request_id, seq, role, kind, component, text_hash); tools have negative seq."""
-        self._flush()
-        return pl.concat(self.message_chunks, rechunk=True) if self.message_chunks else pl.DataFrame(schema=MESSAGE_SCHEMA)
+        """Message parts (request_id, copy_score, seq, role, kind, component, text_hash); tools have negative seq."""
+        return self._kept(self.message_chunks, MESSAGE_SCHEMA)
 
     def texts_frame(self) -> pl.DataFrame:
         """Unique texts by hash."""

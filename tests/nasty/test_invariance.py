@@ -82,8 +82,6 @@ def test_audit_json_is_byte_identical_between_runs(tmp_path: Path) -> None:
 
 
 @pytest.mark.usefixtures("fast_levers")
-@pytest.mark.xfail(strict=True, reason="conflicting copies of one request id: a run keeps the first read, the store "
-                   "keeps the last written, so the totals follow file order (see the issue 5 report)")
 def test_conflicting_copies_of_one_request_do_not_depend_on_order(tmp_path: Path) -> None:
     """Two exports of one request that disagree (a later export completed its usage): the same copy wins every way."""
     seed = corpus.load_seed(corpus.VARIANTS_BY_NAME["openai_chat"])
@@ -95,3 +93,22 @@ def test_conflicting_copies_of_one_request_do_not_depend_on_order(tmp_path: Path
     forward = invoke_cli([str(first), str(second)], tmp_path / "forward.json")
     backward = invoke_cli([str(second), str(first)], tmp_path / "backward.json")
     assert _totals(forward) == _totals(backward)
+
+
+@pytest.mark.usefixtures("fast_levers")
+def test_conflicting_copies_in_the_store_do_not_depend_on_order(tmp_path: Path) -> None:
+    """The same rule holds when the two exports go into one store one at a time, in either order."""
+    seed = corpus.load_seed(corpus.VARIANTS_BY_NAME["openai_chat"])
+    early, late = seed.copy_of(1), seed.copy_of(1)
+    late["response"]["usage"]["completion_tokens"] = 5000
+    first, second = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    first.write_text(json.dumps(early) + "\n")
+    second.write_text(json.dumps(late) + "\n")
+    totals = []
+    for name, order in (("forward", (first, second)), ("backward", (second, first))):
+        store = str(tmp_path / f"{name}.duckdb")
+        for part in order:
+            assert invoke_cli([str(part)], tmp_path / "part.json", db=store).exit_code == 0
+        totals.append(_totals(invoke_cli([], tmp_path / f"{name}.json", db=store)))
+    together = _totals(invoke_cli([str(first), str(second)], tmp_path / "together.json"))
+    assert totals[0] == totals[1] == together
