@@ -49,6 +49,8 @@ ANSWER_ENCODER = TfidfQueryEncoder(char_ngrams=None, name="tfidf(word 1-2, subli
 TOP_EXAMPLES = 10
 EXCERPT_CHARS = 120
 
+SCREEN_MIN_THRESHOLD = 0.75
+"""Above 1/sqrt(2): the word-part screen is lossless from here up (see _with_wordless_marker)."""
 MAX_SEMANTIC_CHARS = 1_000
 """Questions longer than this are matched only when identical (see _replay)."""
 
@@ -146,8 +148,14 @@ class SemanticCacheLever(Lever):
         distinct = ordered.select("question").unique().sort("question")
         # Long prompts are documents or pasted content, not FAQ questions: they match only when identical
         # (the self-edge below); vectorising them costs most of the time and memory for no realistic hit.
-        vectors = self.encoder.encode([q if len(q) <= MAX_SEMANTIC_CHARS else ""
-                                       for q in distinct.get_column("question").to_list()])
+        questions = [q if len(q) <= MAX_SEMANTIC_CHARS else "" for q in distinct.get_column("question").to_list()]
+        screen: sp.csr_matrix | None = None
+        if isinstance(self.encoder, TfidfQueryEncoder) and self.encoder.char_ngrams is not None \
+                and threshold >= SCREEN_MIN_THRESHOLD:
+            vectors, screen = self.encoder.encode_parts(questions)
+            screen = _with_wordless_marker(screen)
+        else:
+            vectors = self.encoder.encode(questions)
         items = (
             ordered.group_by("scope", "question")
             .agg(first_seen=pl.col("seconds").min(), last_seen=pl.col("seconds").max())
@@ -155,12 +163,15 @@ class SemanticCacheLever(Lever):
             .sort(["scope", "first_seen", "question"]).with_row_index("item")
         )
         scope_starts = items.with_row_index("row").group_by("scope", maintain_order=True).agg(pl.col("row").first())
+        text_rows = items.get_column("text_row").to_numpy()
         found = similar_pairs(
-            sp.csr_matrix(vectors[items.get_column("text_row").to_numpy()]),
+            sp.csr_matrix(vectors[text_rows]),
             scope_starts.get_column("row").to_numpy(), items.get_column("first_seen").to_numpy(),
             # The index only needs a necessary time condition: a second of slack absorbs float rounding,
             # the exact TTL is checked below in integer microseconds.
             items.get_column("last_seen").to_numpy(), threshold, ttl.total_seconds() + 1.0,
+            screen=None if screen is None else sp.csr_matrix(screen[text_rows]),
+            screen_threshold=2 * threshold - 1,
         )
         item_ids = items.get_column("item").to_numpy()
         edges = pl.DataFrame({
@@ -186,6 +197,17 @@ class SemanticCacheLever(Lever):
         )
         return requests.join(best, on="order", how="left").with_columns(pl.col("cosine").fill_null(0.0)).sort("order")
 
+
+
+def _with_wordless_marker(words: sp.csr_matrix) -> sp.csr_matrix:
+    """The word part plus one column set for texts with no word at all.
+
+    Such a text's vector is its character part alone, so against a text with words its cosine is
+    at most 1/sqrt(2) (< SCREEN_MIN_THRESHOLD): it can only reach the threshold with another
+    word-less text, and the shared marker makes those pairs candidates.
+    """
+    wordless = (np.diff(words.indptr) == 0).astype(np.float32)
+    return sp.csr_matrix(sp.hstack([words, sp.csr_matrix(wordless.reshape(-1, 1))], format="csr"))
 
 def _context_keys(stateless: pl.DataFrame) -> pl.DataFrame:
     """query_hash -> the hash of its retrieved-context blocks ('' when none), per distinct query text.

@@ -79,6 +79,15 @@ class TfidfQueryEncoder:
 
     def encode(self, texts: Sequence[str]) -> sp.csr_matrix:
         """Fit the IDF weights on ``texts`` and return their normalised rows."""
+        return self.encode_parts(texts)[0]
+
+    def encode_parts(self, texts: Sequence[str]) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+        """(the combined vectors, the normalised word part alone).
+
+        With both parts normalised and weighted equally, cosine = (word cosine + char cosine) / 2,
+        so a pair at cosine >= t has word cosine >= 2t - 1: the sparse word part alone finds
+        every candidate without missing one (see `similar_pairs`).
+        """
         vectorizers = [HashingVectorizer(analyzer="word", ngram_range=self.word_ngrams, n_features=WORD_BUCKETS,
                                          alternate_sign=False, norm=None, dtype=np.float32)]
         if self.char_ngrams is not None:
@@ -87,7 +96,8 @@ class TfidfQueryEncoder:
                                                  dtype=np.float32))
         inputs = [texts, [text[: self.char_window] for text in texts]]
         parts = [_tfidf(_hashed(vectorizer, part)) for vectorizer, part in zip(vectorizers, inputs, strict=False)]
-        return _compact(normalize(sp.hstack(parts, format="csr", dtype=np.float32), copy=False))
+        combined = _compact(normalize(sp.hstack(parts, format="csr", dtype=np.float32), copy=False))
+        return combined, _compact(parts[0])
 
 
 def _compact(matrix: sp.csr_matrix) -> sp.csr_matrix:
@@ -160,15 +170,22 @@ class PairSet:
 
 
 def similar_pairs(matrix: sp.csr_matrix, scope_starts: np.ndarray, first_seen: np.ndarray,
-                  last_seen: np.ndarray, threshold: float, horizon: float = np.inf) -> PairSet:
+                  last_seen: np.ndarray, threshold: float, horizon: float = np.inf,
+                  screen: sp.csr_matrix | None = None, screen_threshold: float | None = None) -> PairSet:
     """Every pair of rows in one scope whose cosine is >= threshold and whose times can meet.
 
     Rows are grouped by scope (``scope_starts``: the first row of each scope, ascending) and,
     within a scope, sorted by ``first_seen``. A pair (i < j) is kept when the earlier row was
     last seen no more than ``horizon`` before the later row was first seen (both in seconds),
     a necessary condition for one to be in the other's cache window.
+
+    ``screen``: a sparser matrix whose cosine is >= ``screen_threshold`` for every pair at
+    ``threshold`` in ``matrix`` (the word part, see `TfidfQueryEncoder.encode_parts`):
+    candidates are found and first scored on it, then scored exactly on ``matrix``.
     """
-    prefix = prefix_matrix(matrix, threshold)
+    if screen is None or screen_threshold is None:
+        screen, screen_threshold = matrix, threshold
+    prefix = prefix_matrix(screen, screen_threshold)
     bounds = np.append(scope_starts, matrix.shape[0]).astype(np.int64)
     earlier: list[np.ndarray] = []
     later: list[np.ndarray] = []
@@ -189,6 +206,9 @@ def similar_pairs(matrix: sp.csr_matrix, scope_starts: np.ndarray, first_seen: n
                 right = product.row.astype(np.int64) + block_start
                 usable = (left < right) & (last_seen[left] >= first_seen[right] - horizon)
                 left, right = left[usable], right[usable]
+                if screen is not matrix:
+                    passed = rowwise_cosine(screen, left, right) >= screen_threshold - 1e-6
+                    left, right = left[passed], right[passed]
                 candidates += len(left)
                 scores = rowwise_cosine(matrix, left, right)
                 close = scores >= threshold

@@ -219,3 +219,21 @@ def test_threshold_choice_needs_both_precisions() -> None:
 def test_pinned_default_is_what_the_labelled_data_choose(shared_data: Path) -> None:
     evaluation = evaluate(load_labelled_pairs(shared_data / "queries"), THRESHOLDS)
     assert evaluation.chosen_threshold == DEFAULT_THRESHOLD
+
+
+def test_word_screen_finds_the_same_pairs_as_the_full_search() -> None:
+    """The word-part screen is lossless: the pairs equal those of the unscreened search."""
+    from llmaudit.analyses.semantic_cache import _with_wordless_marker
+
+    texts = ["how do I reset my password", "how do i reset my password?", "How to reset my password",
+             "reset password", "where is my parcel", "where's my parcel", "???", "?!?", "refund policy for shoes",
+             "what is the refund policy for shoes", "cancel my subscription", "cancel subscription please"]
+    vectors, words = TfidfQueryEncoder().encode_parts(texts)
+    starts = np.array([0])
+    seen = np.arange(len(texts), dtype=float)
+    for threshold in (0.8, 0.9):
+        full = similar_pairs(vectors, starts, seen, seen, threshold)
+        screened = similar_pairs(vectors, starts, seen, seen, threshold, screen=_with_wordless_marker(words),
+                                 screen_threshold=2 * threshold - 1)
+        assert sorted(zip(full.earlier, full.later, strict=True)) == sorted(zip(screened.earlier, screened.later, strict=True))
+        assert len(full.earlier) > 0
