@@ -54,6 +54,8 @@ FILES = {
 # ---------------------------------------------------------------------------------------------
 
 TOKEN_PIECES = re.compile(r"[-_']?[A-Za-z]+| ?\d{1,3}|[^\sA-Za-z\d]*\n+|[^\sA-Za-z\d]+")
+LINES = re.compile(r"[^\n]*\n+|[^\n]+")
+"""A text as lines, each with its run of newlines: no token piece spans two of them."""
 CLAUDE_TOKEN_RATIO = 1.12
 """Anthropic's tokenizer yields more tokens than o200k for English text."""
 OPENAI_PER_MESSAGE = 3
@@ -61,22 +63,43 @@ OPENAI_REPLY_PRIMING = 3
 CLAUDE_PER_MESSAGE = 4
 CLAUDE_TOOL_PREAMBLE = 346
 """Tokens of the tool-use system prompt Anthropic adds when tools are present."""
+MAX_MEMOISED_PIECES = 1_000_000
+"""Distinct pieces (words, digit groups, punctuation runs) whose counts are kept."""
+
+
+class _PieceTokens(dict[str, int]):
+    """Tokens of one piece, memoised: words and punctuation runs repeat across any corpus."""
+
+    def __missing__(self, piece: str) -> int:
+        if piece[-1].isalpha():
+            count = 1 + (len(piece) - 1) // 10
+        elif piece[-1] == "\n" or piece[0].isdigit():
+            count = 1
+        elif piece[0] == " ":
+            count = 2  # o200k splits the space before a number into a token of its own
+        else:
+            count = (len(piece) + 1) // 2
+        if len(self) < MAX_MEMOISED_PIECES:
+            self[piece] = count
+        return count
+
+
+_PIECE_TOKENS = _PieceTokens()
 
 
 @lru_cache(maxsize=65536)
 def estimate_tokens(text: str) -> int:
-    """Approximate o200k token count: one per word piece, long words split, punctuation runs merged."""
-    count = 0
-    for piece in TOKEN_PIECES.findall(text):
-        if piece[-1].isalpha():
-            count += 1 + (len(piece) - 1) // 10
-        elif piece[-1] == "\n" or piece[0].isdigit():
-            count += 1
-        elif piece[0] == " ":
-            count += 2  # o200k splits the space before a number into a token of its own
-        else:
-            count += (len(piece) + 1) // 2
-    return count
+    """Approximate o200k token count: one per word piece, long words split, punctuation runs merged.
+
+    Counted line by line (the same total: pieces never cross a newline run), so a long prompt that
+    differs from a known one in one line costs one line's count.
+    """
+    return sum(map(_line_tokens, LINES.findall(text)))
+
+
+@lru_cache(maxsize=65536)
+def _line_tokens(line: str) -> int:
+    return sum(map(_PIECE_TOKENS.__getitem__, TOKEN_PIECES.findall(line)))
 
 
 def claude_tokens(text: str) -> int:
@@ -213,6 +236,7 @@ SUPPORT_SECTIONS: dict[str, list[str]] = {
 }
 
 
+@lru_cache(maxsize=1024)
 def support_system_prompt(now: datetime | None = None) -> str:
     """The support bot's shared system prompt; the widget variant stamps the current time in it."""
     lines = [SUPPORT_ROLE]
@@ -631,13 +655,25 @@ def prefix_keys(parts: Sequence[str]) -> list[str]:
     return keys
 
 
+def message_key(message: dict[str, Any]) -> str:
+    """A chat message as canonical JSON, the unit of the prefix-cache keys (plain text ones memoised)."""
+    if len(message) == 2 and isinstance(message.get("content"), str) and isinstance(message.get("role"), str):
+        return _text_message_key(message["role"], message["content"])
+    return json.dumps(message, sort_keys=True)
+
+
+@lru_cache(maxsize=65536)
+def _text_message_key(role: str, content: str) -> str:
+    return json.dumps({"role": role, "content": content}, sort_keys=True)
+
+
 def openai_cached_tokens(world: World, model: str, ts: datetime, messages: Sequence[dict[str, Any]]) -> int:
     """Tokens OpenAI's automatic prefix cache would report: the longest recently seen message prefix.
 
     Prefixes of at least 1,024 tokens sent to the same model in the last ten minutes count, in
     128-token steps; one lookup in eight misses anyway (the request lands on another machine).
     """
-    keys = prefix_keys([model] + [json.dumps(m, sort_keys=True) for m in messages])[1:]
+    keys = prefix_keys([model] + [message_key(m) for m in messages])[1:]
     boundaries, total = [], 0
     for message in messages:
         total += openai_message_tokens(message)
@@ -715,16 +751,21 @@ class Ticket:
     urgent: bool
 
 
+TICKET_WEIGHTS = (22, 20, 12, 14, 24, 8)
+"""How often each of TICKET_LABELS arrives."""
+
+
+def make_ticket(rng: random.Random, index: int) -> Ticket:
+    """The index-th ticket of the queue (ticket numbers grow with the index)."""
+    label = rng.choices(TICKET_LABELS, weights=TICKET_WEIGHTS)[0]
+    number = 48000 + index * 7 + rng.randint(0, 6)
+    urgent = label in ("bug", "account_access") and rng.random() < 0.5
+    return Ticket(number, label, ticket_text(rng, label, number), urgent)
+
+
 def make_tickets(rng: random.Random, count: int) -> list[Ticket]:
     """Unique tickets the classification pipeline sees."""
-    weights = (22, 20, 12, 14, 24, 8)
-    tickets = []
-    for i in range(count):
-        label = rng.choices(TICKET_LABELS, weights=weights)[0]
-        number = 48000 + i * 7 + rng.randint(0, 6)
-        urgent = label in ("bug", "account_access") and rng.random() < 0.5
-        tickets.append(Ticket(number, label, ticket_text(rng, label, number), urgent))
-    return tickets
+    return [make_ticket(rng, i) for i in range(count)]
 
 
 def doc_chunk(rng: random.Random, title: str, area: str, index: int) -> str:
@@ -1322,30 +1363,46 @@ def ticket_times(rng: random.Random, tickets: Sequence[Ticket], repeat_soon: flo
     return [(ts, t) for ts, t in events if ts < START + timedelta(days=DAYS)]
 
 
+def classifier_call(world: World, ts: datetime, ticket: Ticket) -> list[Call]:
+    """One gpt-4o labelling request for a ticket (and its retry when the first attempt fails)."""
+    rng = world.rng
+    label = ticket.label if rng.random() < 0.93 else rng.choice(TICKET_LABELS)
+    request = {"messages": [{"role": "system", "content": CLASSIFIER_SYSTEM}, {"role": "user", "content": ticket.text}],
+               "temperature": 0, "max_tokens": 5, "stream": False}
+    call = Call(ts, "ticket-classifier", "gpt-4o", request, label, team="support-ops",
+                tags={"task": "label", "pipeline": "ticket-intake"})
+    return with_failures(call, rng, SERVER_ERROR, 0.006)
+
+
 def ticket_classifier(world: World, tickets: Sequence[Ticket]) -> list[Call]:
     """Label every incoming ticket with gpt-4o (1-3 output tokens)."""
-    rng, calls = world.rng, []
-    for ts, ticket in ticket_times(rng, tickets, 0.4, 0.3):
-        label = ticket.label if rng.random() < 0.93 else rng.choice(TICKET_LABELS)
-        request = {"messages": [{"role": "system", "content": CLASSIFIER_SYSTEM}, {"role": "user", "content": ticket.text}],
-                   "temperature": 0, "max_tokens": 5, "stream": False}
-        call = Call(ts, "ticket-classifier", "gpt-4o", request, label, team="support-ops",
-                    tags={"task": "label", "pipeline": "ticket-intake"})
-        calls.extend(with_failures(call, rng, SERVER_ERROR, 0.006))
+    calls = []
+    for ts, ticket in ticket_times(world.rng, tickets, 0.4, 0.3):
+        calls.extend(classifier_call(world, ts, ticket))
     return calls
+
+
+URGENCY_LABELS = ("bug", "account_access", "billing")
+"""The ticket labels whose urgency is triaged."""
+
+
+def urgency_call(world: World, ts: datetime, ticket: Ticket) -> list[Call]:
+    """One claude-opus-4-1 urgency question for a ticket (and its retry when rate limited)."""
+    rng = world.rng
+    answer = "yes" if ticket.urgent != (rng.random() < 0.05) else "no"
+    request = {"max_tokens": 5, "temperature": 0, "system": URGENCY_SYSTEM,
+               "messages": [{"role": "user", "content": f"{ticket.text}\n\nIs this ticket urgent?"}]}
+    call = Call(ts, "ticket-classifier", "claude-opus-4-1", request, [{"type": "text", "text": answer}],
+                team="support-ops", finish_reason="end_turn", tags={"task": "urgency", "pipeline": "ticket-intake"})
+    return with_failures(call, rng, CLAUDE_RATE_LIMITED, 0.01)
 
 
 def urgency_triage(world: World, tickets: Sequence[Ticket]) -> list[Call]:
     """Ask claude-opus-4-1 whether each bug or access ticket is urgent (one-word answers)."""
-    rng, calls = world.rng, []
-    candidates = [t for t in tickets if t.label in ("bug", "account_access", "billing")]
-    for ts, ticket in ticket_times(rng, candidates, 0.45, 0.3):
-        answer = "yes" if ticket.urgent != (rng.random() < 0.05) else "no"
-        request = {"max_tokens": 5, "temperature": 0, "system": URGENCY_SYSTEM,
-                   "messages": [{"role": "user", "content": f"{ticket.text}\n\nIs this ticket urgent?"}]}
-        call = Call(ts, "ticket-classifier", "claude-opus-4-1", request, [{"type": "text", "text": answer}],
-                    team="support-ops", finish_reason="end_turn", tags={"task": "urgency", "pipeline": "ticket-intake"})
-        calls.extend(with_failures(call, rng, CLAUDE_RATE_LIMITED, 0.01))
+    calls = []
+    candidates = [t for t in tickets if t.label in URGENCY_LABELS]
+    for ts, ticket in ticket_times(world.rng, candidates, 0.45, 0.3):
+        calls.extend(urgency_call(world, ts, ticket))
     return calls
 
 
@@ -1374,21 +1431,24 @@ ESCALATION_REASONS = {
 }
 
 
+def escalation_call(world: World, ts: datetime, tickets: Sequence[Ticket]) -> Call:
+    """One o4-mini review of a support thread built on a random ticket."""
+    rng = world.rng
+    ticket = rng.choice(tickets)
+    thread = "\n\n".join([ticket.text] + [f"Agent: {rng.choice(FOLLOW_UPS)}\nCustomer: {rng.choice(DETAILS)}"
+                                          for _ in range(rng.randint(1, 4))])
+    team = rng.choices(list(ESCALATION_REASONS), weights=(35, 20, 5, 40))[0]
+    decision = "keep" if team == "support" else "escalate"
+    output = f"Decision: {decision}\nTeam: {team}\nReason: {rng.choice(ESCALATION_REASONS[team])}"
+    request = {"messages": [{"role": "developer", "content": ESCALATION_DEVELOPER}, {"role": "user", "content": thread}],
+               "reasoning_effort": "medium", "max_completion_tokens": 4000, "stream": False}
+    return Call(ts, "escalation-review", "o4-mini", request, output, reasoning_tokens=64 * rng.randint(6, 48),
+                team="support-ops", tags={"pipeline": "ticket-intake"})
+
+
 def escalation_review(world: World, tickets: Sequence[Ticket]) -> list[Call]:
     """Reasoning-model reviews of long support threads on weekdays."""
-    rng, calls = world.rng, []
-    for ts in spread_over_days(rng, 88, weekday_weight):
-        ticket = rng.choice(tickets)
-        thread = "\n\n".join([ticket.text] + [f"Agent: {rng.choice(FOLLOW_UPS)}\nCustomer: {rng.choice(DETAILS)}"
-                                              for _ in range(rng.randint(1, 4))])
-        team = rng.choices(list(ESCALATION_REASONS), weights=(35, 20, 5, 40))[0]
-        decision = "keep" if team == "support" else "escalate"
-        output = f"Decision: {decision}\nTeam: {team}\nReason: {rng.choice(ESCALATION_REASONS[team])}"
-        request = {"messages": [{"role": "developer", "content": ESCALATION_DEVELOPER}, {"role": "user", "content": thread}],
-                   "reasoning_effort": "medium", "max_completion_tokens": 4000, "stream": False}
-        calls.append(Call(ts, "escalation-review", "o4-mini", request, output, reasoning_tokens=64 * rng.randint(6, 48),
-                          team="support-ops", tags={"pipeline": "ticket-intake"}))
-    return calls
+    return [escalation_call(world, ts, tickets) for ts in spread_over_days(world.rng, 88, weekday_weight)]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1764,25 +1824,32 @@ def docs_answer(rng: random.Random, retrieved: list[tuple[str, str]]) -> str:
     return "\n\n".join(part for part in (rng.choice(DOCS_LEADS), body, rng.choice(DOCS_CLOSINGS)) if part)
 
 
+def docs_qa_call(world: World, ts: datetime, visitors: Sequence[str], chunks: Sequence[tuple[str, str, str]],
+                 claude_share: float = 0.35) -> list[Call]:
+    """One help-center question with its retrieved chunks, on gpt-4.1 or (A/B) claude-sonnet-4-5."""
+    rng = world.rng
+    index = rng.choices(range(len(DOCS_QUESTIONS)), weights=zipf_weights(len(DOCS_QUESTIONS)))[0]
+    question = rng.choices(QUESTION_STYLES, weights=(60, 10, 10, 10, 10))[0](DOCS_QUESTIONS[index])
+    claude = rng.random() < claude_share
+    retrieved = retrieve(world.seed, index, rng.choice((6, 8, 10)), chunks)
+    if claude:
+        system: Any = [{"type": "text", "text": DOCS_SYSTEM, "cache_control": {"type": "ephemeral"}}]
+        user_text, model, template = context_message(question, retrieved), "claude-sonnet-4-5", "docs-qa-v2-claude"
+    else:
+        system, user_text, model, template = DOCS_SYSTEM, documents_message(question, retrieved), "gpt-4.1", "docs-qa-v3"
+    request = {"messages": [{"role": "system", "content": system}, {"role": "user", "content": user_text}],
+               "temperature": 0.2, "max_tokens": 800, "stream": True}
+    call = Call(ts, "docs-qa", model, request, docs_answer(rng, retrieved), user=rng.choice(visitors),
+                tags={"template": template})
+    return with_failures(call, rng, OVERLOADED if claude else RATE_LIMITED, 0.015)
+
+
 def docs_qa(world: World, chunks: Sequence[tuple[str, str, str]]) -> list[Call]:
     """Help-center questions answered from retrieved chunks, split between two models (an A/B test)."""
-    rng, calls = world.rng, []
+    calls = []
     visitors = ["visitor_" + world.hex(8) for _ in range(300)]
-    for ts in spread_over_days(rng, 640):
-        index = rng.choices(range(len(DOCS_QUESTIONS)), weights=zipf_weights(len(DOCS_QUESTIONS)))[0]
-        question = rng.choices(QUESTION_STYLES, weights=(60, 10, 10, 10, 10))[0](DOCS_QUESTIONS[index])
-        claude = rng.random() < 0.35
-        retrieved = retrieve(world.seed, index, rng.choice((6, 8, 10)), chunks)
-        if claude:
-            system: Any = [{"type": "text", "text": DOCS_SYSTEM, "cache_control": {"type": "ephemeral"}}]
-            user_text, model, template = context_message(question, retrieved), "claude-sonnet-4-5", "docs-qa-v2-claude"
-        else:
-            system, user_text, model, template = DOCS_SYSTEM, documents_message(question, retrieved), "gpt-4.1", "docs-qa-v3"
-        request = {"messages": [{"role": "system", "content": system}, {"role": "user", "content": user_text}],
-                   "temperature": 0.2, "max_tokens": 800, "stream": True}
-        call = Call(ts, "docs-qa", model, request, docs_answer(rng, retrieved), user=rng.choice(visitors),
-                    tags={"template": template})
-        calls.extend(with_failures(call, rng, OVERLOADED if claude else RATE_LIMITED, 0.015))
+    for ts in spread_over_days(world.rng, 640):
+        calls.extend(docs_qa_call(world, ts, visitors, chunks))
     return calls
 
 
@@ -1795,19 +1862,24 @@ greet the requester by first name, answer the question with numbered steps if ne
 help further. Keep it under 150 words. Do not promise refunds or dates."""
 
 
+REPLY_STAFF = tuple(f"staff_{name.lower()}" for name in FIRST_NAMES)
+
+
+def reply_suggest_call(world: World, ts: datetime, tickets: Sequence[Ticket]) -> Call:
+    """One draft reply to a random ticket, requested by a support agent."""
+    rng = world.rng
+    ticket = rng.choice(tickets)
+    area = rng.choice(list(PROBLEM_AREAS))
+    draft = f"Hi {rng.choice(FIRST_NAMES)},\n\nThanks for writing in. {support_answer(rng, area)}\n\nBest regards,\nAcme Support"
+    request = {"messages": [{"role": "system", "content": REPLY_SYSTEM},
+                            {"role": "user", "content": f"{ticket.text}\n\nDraft a reply."}],
+               "temperature": 0.7, "max_tokens": 400, "stream": False}
+    return Call(ts, "reply-suggest", "acme-llama-3-70b-ft", request, draft, user=rng.choice(REPLY_STAFF))
+
+
 def reply_suggest(world: World, tickets: Sequence[Ticket]) -> list[Call]:
     """Draft replies from acme-llama-3-70b-ft, requested by agents while they work tickets."""
-    rng, calls = world.rng, []
-    staff = [f"staff_{name.lower()}" for name in FIRST_NAMES]
-    for ts in spread_over_days(rng, 160):
-        ticket = rng.choice(tickets)
-        area = rng.choice(list(PROBLEM_AREAS))
-        draft = f"Hi {rng.choice(FIRST_NAMES)},\n\nThanks for writing in. {support_answer(rng, area)}\n\nBest regards,\nAcme Support"
-        request = {"messages": [{"role": "system", "content": REPLY_SYSTEM},
-                                {"role": "user", "content": f"{ticket.text}\n\nDraft a reply."}],
-                   "temperature": 0.7, "max_tokens": 400, "stream": False}
-        calls.append(Call(ts, "reply-suggest", "acme-llama-3-70b-ft", request, draft, user=rng.choice(staff)))
-    return calls
+    return [reply_suggest_call(world, ts, tickets) for ts in spread_over_days(world.rng, 160)]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,0 +1,220 @@
+"""The scale benchmark `make bench` runs: llmaudit analyze against the bare parse and a naive loop.
+
+For each log (openai_chat at every --sizes, plus --other-format at the smallest size), made by
+synth.py and cached in bench/.data/, three programs run one at a time, each in its own process.
+Memory is reported twice: the peak RSS of the process itself (wait4), and the peak of its whole
+process tree sampled twice a second as PSS (forked token-counting workers included, pages they
+share with their parent counted once). A run whose tree passes --max-rss-gb is killed and
+reported as such (the machine may be shared).
+
+  analyze     llmaudit analyze LOG --db :memory: -q --json OUT
+  floor       a bare polars.read_ndjson of the same file (polars.read_csv for CSV)
+  naive       bench/naive.py: json.loads, tiktoken on every message, calc_price per row
+
+and prints wall time, peak RSS, requests/s and MB/s, then the ratios analyze/floor (target
+<= 3) and naive/analyze (target >= 20). Above --skip-naive-above the naive loop is not run:
+its time is extrapolated linearly from the largest size it ran on, and marked "est."; the
+floor likewise when the file would not fit in the memory available.
+Results are also written to bench/.data/results.md.
+
+    python bench/run.py [--sizes 100000,1000000] [--skip-naive-above 100000] [--other-format anthropic_messages]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from synth import synthesise
+
+BENCH = Path(__file__).resolve().parent
+DATA = BENCH / ".data"
+FLOOR_BYTES_PER_FILE_BYTE = 6
+"""polars.read_ndjson's peak RSS per byte of JSONL, measured on 100k logs (3.1x openai_chat, 5.7x
+anthropic_messages); the floor is not run when it would not fit."""
+FLOOR = ("import sys, polars as pl; path = sys.argv[1]; "
+         "frame = pl.read_csv(path) if path.endswith('.csv') else pl.read_ndjson(path); print(frame.height)")
+
+
+@dataclass
+class Measure:
+    """One program run on one log."""
+
+    program: str
+    seconds: float | None
+    peak_rss_mb: float | None = None
+    tree_peak_mb: float | None = None
+    note: str = ""
+
+
+def _tree_pss_mb(pid: int) -> float:
+    """PSS of a process and all its descendants, in MB (0 once it is gone)."""
+    total_kb, pending = 0, [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            for line in Path(f"/proc/{current}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total_kb += int(line.split()[1])
+                    break
+            for children in Path(f"/proc/{current}/task").glob("*/children"):
+                pending += [int(child) for child in children.read_text().split()]
+        except (OSError, ValueError):
+            continue
+    return total_kb / 1024
+
+
+def run_measured(command: list[str], max_rss_mb: float) -> Measure:
+    """Run a command to completion under a memory watchdog; a failure is noted, not raised."""
+    peak, done = [0.0], threading.Event()
+    with tempfile.TemporaryFile() as stderr:
+        started = time.perf_counter()
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True)
+
+        def watch() -> None:
+            while not done.wait(0.5):
+                peak[0] = max(peak[0], _tree_pss_mb(process.pid))
+                if peak[0] > max_rss_mb:
+                    os.killpg(process.pid, signal.SIGKILL)
+                    return
+
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+        _, status, usage = os.wait4(process.pid, 0)
+        done.set()
+        watcher.join()
+        elapsed = time.perf_counter() - started
+        process.returncode = os.waitstatus_to_exitcode(status)
+        measure = Measure(Path(command[1]).name, elapsed, usage.ru_maxrss / 1024, peak[0])
+        if peak[0] > max_rss_mb:
+            measure.seconds, measure.note = None, f"killed after {elapsed:.0f} s above {max_rss_mb / 1e3:.0f} GB"
+        elif process.returncode != 0:
+            stderr.seek(0)
+            last = (stderr.read().decode(errors="replace").strip().splitlines() or [""])[-1][-160:]
+            measure.seconds, measure.note = None, f"failed after {elapsed:.0f} s (exit {process.returncode}) {last}"
+    return measure
+
+
+def log_path(fmt: str, requests: int) -> Path:
+    """The cached synthetic log of a format and size (generated on first use)."""
+    path = DATA / f"{fmt}_{requests}.{'csv' if fmt == 'litellm_spendlogs' else 'jsonl'}"
+    if not path.exists():
+        started = time.perf_counter()
+        synthesise(requests, fmt, path)
+        print(f"generated {path.name}: {path.stat().st_size / 1e6:,.0f} MB in {time.perf_counter() - started:.1f} s",
+              flush=True)
+    return path
+
+
+def available_mb() -> float:
+    """MemAvailable from /proc/meminfo (infinite where unknown)."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("inf")
+
+
+def bench_log(path: Path, requests: int, rates: dict[str, float], skip_naive_above: int, max_rss_mb: float) -> list[Measure]:
+    """The three programs on one log; `rates` holds seconds per MB or request measured on smaller logs."""
+    out = DATA / "out"
+    out.mkdir(exist_ok=True)
+    audit_json = out / f"{path.stem}.audit.json"
+    analyze = run_measured([sys.executable, "-m", "llmaudit", "analyze", str(path), "--db", ":memory:", "-q",
+                            "--json", str(audit_json)], max_rss_mb)
+    analyze.program = "llmaudit analyze"
+    if analyze.seconds:
+        ingest = json.loads(audit_json.read_text())["ingest"]
+        if ingest["requests"] != requests:
+            analyze.note = f"requests {ingest['requests']:,} of {requests:,}"
+    print(f"  analyze: {analyze.seconds or 0:.1f} s {analyze.note}", flush=True)
+    size_mb = path.stat().st_size / 1e6
+    if size_mb * FLOOR_BYTES_PER_FILE_BYTE > min(available_mb(), max_rss_mb):
+        estimate = rates["floor_s_per_mb"] * size_mb if "floor_s_per_mb" in rates else None
+        floor = Measure("floor: polars read", estimate, note=f"{'est. from the smaller log; ' if estimate else ''}"
+                        f"not run: needs ~{size_mb * FLOOR_BYTES_PER_FILE_BYTE / 1e3:.0f} GB")
+    else:
+        floor = run_measured([sys.executable, "-c", FLOOR, str(path)], max_rss_mb)
+        floor.program = "floor: polars read"
+        if floor.seconds:
+            rates["floor_s_per_mb"] = floor.seconds / size_mb
+    print(f"  floor: {floor.seconds or 0:.1f} s {floor.note}", flush=True)
+    if path.suffix == ".csv":
+        naive = Measure("naive loop", None, note="not for CSV")
+    elif requests > skip_naive_above:
+        estimate = rates["naive_s_per_request"] * requests if "naive_s_per_request" in rates else None
+        naive = Measure("naive loop", estimate, note="est. from the smaller log" if estimate else "skipped")
+    else:
+        naive = run_measured([sys.executable, str(BENCH / "naive.py"), str(path), "--json",
+                              str(out / f"{path.stem}.naive.json")], max_rss_mb)
+        naive.program = "naive loop"
+        if naive.seconds:
+            rates["naive_s_per_request"] = naive.seconds / requests
+    print(f"  naive: {naive.seconds or 0:.1f} s {naive.note}", flush=True)
+    return [analyze, floor, naive]
+
+
+def table(path: Path, requests: int, measures: list[Measure]) -> str:
+    """A Markdown table of one log's measures and the two ratios."""
+    size_mb = path.stat().st_size / 1e6
+    lines = [f"### {path.name}: {requests:,} requests, {size_mb:,.0f} MB", "",
+             "| program | wall s | peak RSS MB | tree peak MB | requests/s | MB/s | note |",
+             "|---|---:|---:|---:|---:|---:|---|"]
+    for m in measures:
+        wall = f"{m.seconds:,.1f}" if m.seconds else "-"
+        rss = f"{m.peak_rss_mb:,.0f}" if m.peak_rss_mb else "-"
+        tree = f"{m.tree_peak_mb:,.0f}" if m.tree_peak_mb else "-"
+        rate = f"{requests / m.seconds:,.0f}" if m.seconds else "-"
+        mbps = f"{size_mb / m.seconds:,.1f}" if m.seconds else "-"
+        lines.append(f"| {m.program} | {wall} | {rss} | {tree} | {rate} | {mbps} | {m.note} |")
+    analyze, floor, naive = measures
+    lines.append("")
+    for label, slow, fast, target in (("analyze / floor", analyze, floor, "<= 3"),
+                                      ("naive / analyze", naive, analyze, ">= 20")):
+        if slow.seconds and fast.seconds:
+            estimated = " (estimated)" if "est." in slow.note + fast.note else ""
+            lines.append(f"{label} = {slow.seconds / fast.seconds:.2f}x (target {target}){estimated}  ")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: see the module docstring."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="100000,1000000", help="comma-separated request counts (openai_chat)")
+    parser.add_argument("--skip-naive-above", type=int, default=100_000, help="extrapolate the naive loop above this")
+    parser.add_argument("--other-format", default="anthropic_messages", help="also run this format at the smallest size")
+    parser.add_argument("--max-rss-gb", type=float, default=min(16.0, available_mb() * 0.7 / 1e3),
+                        help="kill a program whose process tree passes this (default: 70%% of available, at most 16)")
+    args = parser.parse_args(argv)
+    sizes = sorted(int(s) for s in args.sizes.split(","))
+    DATA.mkdir(exist_ok=True)
+    print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores; {available_mb() / 1e3:.1f} GB available",
+          flush=True)
+    logs = [("openai_chat", size) for size in sizes]
+    if args.other_format:
+        logs.insert(1, (args.other_format, sizes[0]))
+    report: list[str] = []
+    rates: dict[str, dict[str, float]] = {}
+    for fmt, requests in logs:
+        path = log_path(fmt, requests)
+        print(f"{path.name}:", flush=True)
+        measures = bench_log(path, requests, rates.setdefault(fmt, {}), args.skip_naive_above, args.max_rss_gb * 1e3)
+        report.append(table(path, requests, measures))
+        print(report[-1], flush=True)
+    (DATA / "results.md").write_text("\n".join(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
