@@ -56,10 +56,11 @@ REQUEST_SCHEMA: dict[str, Any] = {
     "tools_hash": pl.String,
     "output_hash": pl.String,
     "copy_score": pl.String,
+    "copy_no": pl.Int64,
 }
 MESSAGE_SCHEMA: dict[str, Any] = {
     "request_id": pl.String,
-    "copy_score": pl.String,
+    "copy_no": pl.Int64,
     "seq": pl.Int32,
     "role": pl.String,
     "kind": pl.String,
@@ -133,8 +134,10 @@ class TableBuilder:
     texts: dict[str, str] = field(default_factory=dict)
     digests: dict[str, str] = field(default_factory=dict)
     """text -> text_hash of every text stored (the keys are the texts held in ``texts``)."""
-    best_copy: dict[str, str] = field(default_factory=dict)
-    """request id -> copy_score of the copy kept so far."""
+    best_copy: dict[str, tuple[str, int]] = field(default_factory=dict)
+    """request id -> (copy_score, copy_no) of the copy kept so far."""
+    copies: int = 0
+    """Copies appended so far; a copy's number ties its request row to its message rows."""
     request_chunks: list[pl.DataFrame] = field(default_factory=list)
     message_chunks: list[pl.DataFrame] = field(default_factory=list)
     chunk_rows: int = CHUNK_ROWS
@@ -185,9 +188,10 @@ class TableBuilder:
         request_id = record.request_id or self.synthesise_id(record, source_format)
         score = self.copy_score(record, source_format)
         kept = self.best_copy.get(request_id)
-        if kept is not None and kept >= score:
+        if kept is not None and kept[0] >= score:
             return False
-        self.best_copy[request_id] = score
+        self.copies += 1
+        self.best_copy[request_id] = (score, self.copies)
         self._append(request_id, score, record, source_format, source_file)
         return kept is None
 
@@ -211,10 +215,11 @@ class TableBuilder:
             "tools_hash": self._store_text("\n".join(record.tools)) if record.tools else None,
             "output_hash": self._store_text(record.output_text) if record.output_text else None,
             "copy_score": score,
+            "copy_no": self.copies,
         }
         for name, value in values.items():
             col[name].append(value)
-        self._add_messages(request_id, score, record)
+        self._add_messages(request_id, self.copies, record)
         if len(col["request_id"]) >= self.chunk_rows:
             self._flush()
 
@@ -227,12 +232,12 @@ class TableBuilder:
             self.message_chunks.append(pl.DataFrame(self.messages, schema=MESSAGE_SCHEMA))
             self.messages = {name: [] for name in MESSAGE_SCHEMA}
 
-    def _add_messages(self, request_id: str, score: str, record: RequestRecord) -> None:
+    def _add_messages(self, request_id: str, copy_no: int, record: RequestRecord) -> None:
         msg = self.messages
         components = assign_components(record.messages)
         for seq, (message, component) in enumerate(zip(record.messages, components, strict=True)):
             msg["request_id"].append(request_id)
-            msg["copy_score"].append(score)
+            msg["copy_no"].append(copy_no)
             msg["seq"].append(seq)
             msg["role"].append(message.role)
             msg["kind"].append(message.kind)
@@ -240,7 +245,7 @@ class TableBuilder:
             msg["text_hash"].append(self._store_text(message.text))
         for offset, tool in enumerate(record.tools):
             msg["request_id"].append(request_id)
-            msg["copy_score"].append(score)
+            msg["copy_no"].append(copy_no)
             msg["seq"].append(-1 - offset)
             msg["role"].append("tools")
             msg["kind"].append("tool_schema")
@@ -251,18 +256,19 @@ class TableBuilder:
         """Rows of the copies kept (a superseded copy's rows are dropped), in arrival order."""
         self._flush()
         if not chunks:
-            return pl.DataFrame(schema=schema)
-        kept = pl.DataFrame({"request_id": list(self.best_copy), "copy_score": list(self.best_copy.values())},
-                            schema={"request_id": pl.String, "copy_score": pl.String})
+            return pl.DataFrame(schema=schema).drop("copy_no")
         frame = pl.concat(chunks, rechunk=True)
-        return frame.join(kept, on=["request_id", "copy_score"], how="semi", maintain_order="left")
+        if len(self.best_copy) == self.copies:
+            return frame.drop("copy_no")  # no copy was superseded: nothing to filter
+        kept = pl.Series("copy_no", [number for _, number in self.best_copy.values()], dtype=pl.Int64)
+        return frame.filter(pl.col("copy_no").is_in(kept.implode())).drop("copy_no")
 
     def requests_frame(self) -> pl.DataFrame:
         """The requests as a typed DataFrame, one row per request id."""
         return self._kept(self.request_chunks, REQUEST_SCHEMA)
 
     def messages_frame(self) -> pl.DataFrame:
-        """Message parts (request_id, copy_score, seq, role, kind, component, text_hash); tools have negative seq."""
+        """Message parts (request_id, seq, role, kind, component, text_hash); tools have negative seq."""
         return self._kept(self.message_chunks, MESSAGE_SCHEMA)
 
     def texts_frame(self) -> pl.DataFrame:
@@ -289,5 +295,5 @@ def _lookup(meta: dict[str, str], keys: tuple[str, ...]) -> str | None:
 
 def empty_requests() -> pl.DataFrame:
     """A requests frame with no rows and the canonical schema."""
-    return pl.DataFrame(schema=REQUEST_SCHEMA)
+    return pl.DataFrame(schema=REQUEST_SCHEMA).drop("copy_no")
 
