@@ -131,9 +131,10 @@ class TableBuilder:
     team_keys: tuple[str, ...] = ()
     columns: dict[str, list[Any]] = field(default_factory=lambda: {name: [] for name in REQUEST_SCHEMA})
     messages: dict[str, list[Any]] = field(default_factory=lambda: {name: [] for name in MESSAGE_SCHEMA})
-    texts: dict[str, str] = field(default_factory=dict)
-    digests: dict[str, str] = field(default_factory=dict)
-    """text -> text_hash of every text stored (the keys are the texts held in ``texts``)."""
+    seen_texts: set[str] = field(default_factory=set)
+    """text_hash of every text stored: the texts themselves go to columnar chunks, never held twice."""
+    pending_texts: dict[str, list[Any]] = field(default_factory=lambda: {name: [] for name in TEXT_SCHEMA})
+    text_chunks: list[pl.DataFrame] = field(default_factory=list)
     best_copy: dict[str, tuple[str, int]] = field(default_factory=dict)
     """request id -> (copy_score, copy_no) of the copy kept so far."""
     copies: int = 0
@@ -143,15 +144,25 @@ class TableBuilder:
     chunk_rows: int = CHUNK_ROWS
     """Rows held as Python lists before they are packed into a columnar chunk (bounds memory)."""
 
-    def _store_text(self, text: str) -> str:
-        # A dict lookup costs less than hashing the text again: the same system prompt,
-        # tool schemas and history arrive with nearly every request.
-        digest = self.digests.get(text)
+    def _store_text(self, text: str, digest: str | None = None) -> str:
+        # Only the hash of a text already seen is kept in Python: memory follows the unique text
+        # (in Arrow buffers), not the occurrences, and not Python objects per text.
         if digest is None:
             digest = text_hash(text)
-            self.digests[text] = digest
-            self.texts.setdefault(digest, text)
+        if digest not in self.seen_texts:
+            self.seen_texts.add(digest)
+            pending = self.pending_texts
+            pending["text_hash"].append(digest)
+            pending["text"].append(text)
+            pending["chars"].append(len(text))
+            if len(pending["text_hash"]) >= self.chunk_rows:
+                self._flush_texts()
         return digest
+
+    def _flush_texts(self) -> None:
+        if self.pending_texts["text_hash"]:
+            self.text_chunks.append(pl.DataFrame(self.pending_texts, schema=TEXT_SCHEMA))
+            self.pending_texts = {name: [] for name in TEXT_SCHEMA}
 
     def _derive(self, record: RequestRecord) -> None:
         meta = record.metadata
@@ -163,39 +174,47 @@ class TableBuilder:
             record.team = _lookup(meta, self.team_keys)
         record.api_key = redact_key(record.api_key)
 
-    def synthesise_id(self, record: RequestRecord, source_format: str) -> str:
-        """A deterministic id from the record's content, so overlapping exports still de-duplicate."""
+    def synthesise_id(self, record: RequestRecord, source_format: str, digests: list[str] | None = None) -> str:
+        """A deterministic id from the record's content, so overlapping exports still de-duplicate.
+
+        ``digests``: the messages' text hashes when already computed.
+        """
         parts = [
             source_format, record.model or "", record.ts.isoformat() if record.ts else "",
             str(record.input_tokens), str(record.output_tokens), str(record.cache_read_tokens),
             record.user_id or "", record.session_id or "", record.output_text or "",
-            *(text_hash(m.text) for m in record.messages),
+            *(digests if digests is not None else (text_hash(m.text) for m in record.messages)),
         ]
         return "syn-" + text_hash("\x1f".join(parts))[:24]
 
-    def copy_score(self, record: RequestRecord, source_format: str) -> str:
+    @staticmethod
+    def copy_score(record: RequestRecord, content_id: str) -> str:
         """Which of two copies of one request to keep, whatever order they come in: the most complete.
 
         More tokens (a later export completed the usage), then more prompt parts, then the content
-        hash, so two different copies never tie and every reading order keeps the same one.
+        hash (``content_id``, see `synthesise_id`), so two different copies never tie and every
+        reading order keeps the same one.
         """
         tokens = (record.input_tokens or 0) + (record.output_tokens or 0)
-        return f"{min(tokens, 10**15):016d}:{len(record.messages):06d}:{self.synthesise_id(record, source_format)}"
+        return f"{min(tokens, 10**15):016d}:{len(record.messages):06d}:{content_id}"
 
     def add(self, record: RequestRecord, source_format: str, source_file: str) -> bool:
         """Add one request; False when its id was already added (a duplicate: the better copy is kept)."""
         self._derive(record)
-        request_id = record.request_id or self.synthesise_id(record, source_format)
-        score = self.copy_score(record, source_format)
+        digests = [text_hash(message.text) for message in record.messages]
+        content_id = self.synthesise_id(record, source_format, digests)
+        request_id = record.request_id or content_id
+        score = self.copy_score(record, content_id)
         kept = self.best_copy.get(request_id)
         if kept is not None and kept[0] >= score:
             return False
         self.copies += 1
         self.best_copy[request_id] = (score, self.copies)
-        self._append(request_id, score, record, source_format, source_file)
+        self._append(request_id, score, record, source_format, source_file, digests)
         return kept is None
 
-    def _append(self, request_id: str, score: str, record: RequestRecord, source_format: str, source_file: str) -> None:
+    def _append(self, request_id: str, score: str, record: RequestRecord, source_format: str, source_file: str,
+                digests: list[str]) -> None:
         col = self.columns
         values = {
             "request_id": request_id, "source_format": source_format, "source_file": source_file,
@@ -219,7 +238,7 @@ class TableBuilder:
         }
         for name, value in values.items():
             col[name].append(value)
-        self._add_messages(request_id, self.copies, record)
+        self._add_messages(request_id, self.copies, record, digests)
         if len(col["request_id"]) >= self.chunk_rows:
             self._flush()
 
@@ -232,17 +251,17 @@ class TableBuilder:
             self.message_chunks.append(pl.DataFrame(self.messages, schema=MESSAGE_SCHEMA))
             self.messages = {name: [] for name in MESSAGE_SCHEMA}
 
-    def _add_messages(self, request_id: str, copy_no: int, record: RequestRecord) -> None:
+    def _add_messages(self, request_id: str, copy_no: int, record: RequestRecord, digests: list[str]) -> None:
         msg = self.messages
         components = assign_components(record.messages)
-        for seq, (message, component) in enumerate(zip(record.messages, components, strict=True)):
+        for seq, (message, component, digest) in enumerate(zip(record.messages, components, digests, strict=True)):
             msg["request_id"].append(request_id)
             msg["copy_no"].append(copy_no)
             msg["seq"].append(seq)
             msg["role"].append(message.role)
             msg["kind"].append(message.kind)
             msg["component"].append(component)
-            msg["text_hash"].append(self._store_text(message.text))
+            msg["text_hash"].append(self._store_text(message.text, digest))
         for offset, tool in enumerate(record.tools):
             msg["request_id"].append(request_id)
             msg["copy_no"].append(copy_no)
@@ -257,7 +276,9 @@ class TableBuilder:
         self._flush()
         if not chunks:
             return pl.DataFrame(schema=schema).drop("copy_no")
-        frame = pl.concat(chunks, rechunk=True)
+        if len(chunks) > 1:
+            chunks[:] = [pl.concat(chunks, rechunk=False)]  # held once, not once per chunk and once whole
+        frame = chunks[0]
         if len(self.best_copy) == self.copies:
             return frame.drop("copy_no")  # no copy was superseded: nothing to filter
         kept = pl.Series("copy_no", [number for _, number in self.best_copy.values()], dtype=pl.Int64)
@@ -272,12 +293,13 @@ class TableBuilder:
         return self._kept(self.message_chunks, MESSAGE_SCHEMA)
 
     def texts_frame(self) -> pl.DataFrame:
-        """Unique texts by hash."""
-        hashes = list(self.texts)
-        bodies = [self.texts[h] for h in hashes]
-        return pl.DataFrame(
-            {"text_hash": hashes, "text": bodies, "chars": [len(b) for b in bodies]}, schema=TEXT_SCHEMA
-        )
+        """Unique texts by hash, in order of first appearance."""
+        self._flush_texts()
+        if not self.text_chunks:
+            return pl.DataFrame(schema=TEXT_SCHEMA)
+        if len(self.text_chunks) > 1:
+            self.text_chunks = [pl.concat(self.text_chunks, rechunk=False)]  # no second copy of every text
+        return self.text_chunks[0]
 
 
 def _lookup(meta: dict[str, str], keys: tuple[str, ...]) -> str | None:

@@ -192,6 +192,8 @@ def similar_pairs(matrix: sp.csr_matrix, scope_starts: np.ndarray, first_seen: n
     cosine: list[np.ndarray] = []
     candidates = 0
     for scope_start, scope_stop in zip(bounds[:-1], bounds[1:], strict=True):
+        if scope_stop - scope_start < 2:
+            continue  # a scope of one row has no pair (most scopes: one question about one set of documents)
         # The earliest row of the scope still seen at or after a given time: a running maximum of last_seen.
         reach = np.maximum.accumulate(last_seen[scope_start:scope_stop])
         for block_start in range(int(scope_start), int(scope_stop), BLOCK_ROWS):

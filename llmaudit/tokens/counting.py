@@ -1,7 +1,9 @@
 """Counting tokens of unique texts, once per (text, encoding), on every core.
 
-Each unique text is encoded once and only its length is kept, so memory stays bounded by
-the texts themselves. Large volumes are counted by one worker process per core.
+Each unique text is encoded once and only its length is kept. The texts stay in their
+columnar frame: they are turned into Python strings one bounded slice at a time, and worker
+processes (forked, one per core) read their slices from the parent's frame (shared pages,
+never copied through a pipe), so memory stays bounded by the unique text itself.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 from collections.abc import Sequence
+from typing import Any
 
 import polars as pl
 
@@ -17,6 +20,13 @@ from llmaudit.tokens.encodings import load_encoding
 
 PARALLEL_MIN_CHARS = 20_000_000
 """Below this much text, starting worker processes costs more than it saves."""
+SLICE_CHARS = 16_000_000
+"""At most this much text is held as Python strings at once, per process."""
+COUNT_SCHEMA: dict[str, Any] = {"text_hash": pl.String, "encoding": pl.String, "tokens": pl.Int64,
+                                "context_tokens": pl.Int64, "context_hash": pl.String, "context_excerpt": pl.String}
+
+_shared: tuple[pl.DataFrame, str, set[str], tuple] | None = None
+"""(texts, encoding, context hashes, patterns) of the table being counted: forked workers inherit it."""
 
 
 def _count_chunk(args: tuple[str, list[str]]) -> list[int]:
@@ -44,32 +54,66 @@ def count_tokens(texts: Sequence[str], encoding: str, processes: int | None = No
     return [count for part in parts for count in part]
 
 
-def count_text_table(pairs: pl.DataFrame, texts: pl.DataFrame, context_hashes: set[str],
-                     patterns: tuple = ()) -> pl.DataFrame:
-    """Tokens for each unique (text_hash, encoding) pair, plus the retrieved-context part of user queries.
-
-    Returns text_hash, encoding, tokens, context_tokens, context_hash.
-    """
+def _count_slice(bounds: tuple[int, int]) -> pl.DataFrame:
+    """Counts for rows [start, start + length) of the shared table."""
     from llmaudit.table import text_hash
 
+    assert _shared is not None
+    table, encoding, context_hashes, patterns = _shared
+    part = table.slice(*bounds)
+    hashes = part.get_column("text_hash").to_list()
+    enc = load_encoding(encoding)
+    tokens, context_tokens, context_hashes_out, excerpts = [], [], [], []
+    for digest, body in zip(hashes, part.get_column("text").to_list(), strict=True):
+        body = body or ""
+        tokens.append(len(enc.encode_ordinary(body)))
+        context = context_text(body, patterns) if digest in context_hashes else ""
+        context_tokens.append(len(enc.encode_ordinary(context)) if context else 0)
+        context_hashes_out.append(text_hash(context) if context else None)
+        excerpts.append(context[:200] if context else None)
+    return pl.DataFrame({"text_hash": hashes, "encoding": [encoding] * len(hashes), "tokens": tokens,
+                         "context_tokens": context_tokens, "context_hash": context_hashes_out,
+                         "context_excerpt": excerpts}, schema=COUNT_SCHEMA)
+
+
+def _slices(chars: list[int], parts: int) -> list[tuple[int, int]]:
+    """(start, length) runs of rows of about equal text volume, none above SLICE_CHARS."""
+    target = max(1, min(SLICE_CHARS, -(-sum(chars) // max(parts, 1))))
+    bounds, start, volume = [], 0, 0
+    for row, size in enumerate(chars):
+        volume += size
+        if volume >= target:
+            bounds.append((start, row + 1 - start))
+            start, volume = row + 1, 0
+    if start < len(chars):
+        bounds.append((start, len(chars) - start))
+    return bounds
+
+
+def count_text_table(pairs: pl.DataFrame, texts: pl.DataFrame, context_hashes: set[str],
+                     patterns: tuple = (), processes: int | None = None) -> pl.DataFrame:
+    """Tokens for each unique (text_hash, encoding) pair, plus the retrieved-context part of user queries.
+
+    Returns text_hash, encoding, tokens, context_tokens, context_hash, context_excerpt.
+    """
+    global _shared
+    processes = processes or os.cpu_count() or 1
     joined = pairs.unique().join(texts.select("text_hash", "text"), on="text_hash", how="left")
     frames = []
     for (encoding,), group in joined.group_by(["encoding"], maintain_order=True):
-        hashes = group.get_column("text_hash").to_list()
-        bodies = [t or "" for t in group.get_column("text").to_list()]
-        tokens = count_tokens(bodies, str(encoding))
-        contexts = [context_text(b, patterns) if h in context_hashes else "" for h, b in zip(hashes, bodies, strict=True)]
-        context_counts = count_tokens(contexts, str(encoding))
-        frames.append(pl.DataFrame({
-            "text_hash": hashes,
-            "encoding": [str(encoding)] * len(hashes),
-            "tokens": tokens,
-            "context_tokens": context_counts,
-            "context_hash": [text_hash(c) if c else None for c in contexts],
-            "context_excerpt": [c[:200] if c else None for c in contexts],
-        }, schema={"text_hash": pl.String, "encoding": pl.String, "tokens": pl.Int64, "context_tokens": pl.Int64,
-                   "context_hash": pl.String, "context_excerpt": pl.String}))
+        chars = group.get_column("text").str.len_chars().fill_null(0).to_list()
+        parallel = processes > 1 and sum(chars) >= PARALLEL_MIN_CHARS
+        bounds = _slices(chars, processes * 4 if parallel else 1)
+        load_encoding(str(encoding))  # forked workers inherit the loaded ranks
+        _shared = (group, str(encoding), context_hashes, patterns)
+        try:
+            if parallel:
+                with multiprocessing.get_context("fork").Pool(processes) as pool:
+                    frames += pool.map(_count_slice, bounds, chunksize=1)
+            else:
+                frames += [_count_slice(b) for b in bounds]
+        finally:
+            _shared = None
     if not frames:
-        return pl.DataFrame(schema={"text_hash": pl.String, "encoding": pl.String, "tokens": pl.Int64,
-                                    "context_tokens": pl.Int64, "context_hash": pl.String, "context_excerpt": pl.String})
+        return pl.DataFrame(schema=COUNT_SCHEMA)
     return pl.concat(frames)
