@@ -277,7 +277,8 @@ class TableBuilder:
         if not chunks:
             return pl.DataFrame(schema=schema).drop("copy_no")
         if len(chunks) > 1:
-            chunks[:] = [pl.concat(chunks, rechunk=False)]  # held once, not once per chunk and once whole
+            # Contiguous (later joins would otherwise rechunk again and again), and held once: the chunks go.
+            chunks[:] = [pl.concat(chunks, rechunk=True)]
         frame = chunks[0]
         if len(self.best_copy) == self.copies:
             return frame.drop("copy_no")  # no copy was superseded: nothing to filter

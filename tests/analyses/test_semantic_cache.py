@@ -227,13 +227,18 @@ def test_word_screen_finds_the_same_pairs_as_the_full_search() -> None:
 
     texts = ["how do I reset my password", "how do i reset my password?", "How to reset my password",
              "reset password", "where is my parcel", "where's my parcel", "???", "?!?", "refund policy for shoes",
-             "what is the refund policy for shoes", "cancel my subscription", "cancel subscription please"]
+             "what is the refund policy for shoes", "cancel my subscription", "cancel subscription please", "", ""]
     vectors, words = TfidfQueryEncoder().encode_parts(texts)
+    blank = np.array([not text for text in texts])
     starts = np.array([0])
     seen = np.arange(len(texts), dtype=float)
     for threshold in (0.8, 0.9):
         full = similar_pairs(vectors, starts, seen, seen, threshold)
-        screened = similar_pairs(vectors, starts, seen, seen, threshold, screen=_with_wordless_marker(words),
+        screened = similar_pairs(vectors, starts, seen, seen, threshold, screen=_with_wordless_marker(words, blank),
                                  screen_threshold=2 * threshold - 1)
         assert sorted(zip(full.earlier, full.later, strict=True)) == sorted(zip(screened.earlier, screened.later, strict=True))
         assert len(full.earlier) > 0
+        marked_blanks = similar_pairs(vectors, starts, seen, seen, threshold, screen=_with_wordless_marker(words),
+                                      screen_threshold=2 * threshold - 1)
+        # Marked, the 2 blank texts pair with each other and with the 2 word-less texts: 5 needless candidates.
+        assert screened.candidates == marked_blanks.candidates - 5
