@@ -81,15 +81,21 @@ def test_audit_json_is_byte_identical_between_runs(tmp_path: Path) -> None:
     assert texts[0] == texts[1]
 
 
-@pytest.mark.usefixtures("fast_levers")
-def test_conflicting_copies_of_one_request_do_not_depend_on_order(tmp_path: Path) -> None:
-    """Two exports of one request that disagree (a later export completed its usage): the same copy wins every way."""
+def _conflicting_exports(tmp_path: Path) -> tuple[Path, Path]:
+    """Two one-line exports of the same request; the second, later one completed its usage."""
     seed = corpus.load_seed(corpus.VARIANTS_BY_NAME["openai_chat"])
     early, late = seed.copy_of(1), seed.copy_of(1)
     late["response"]["usage"]["completion_tokens"] = 5000
     first, second = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
     first.write_text(json.dumps(early) + "\n")
     second.write_text(json.dumps(late) + "\n")
+    return first, second
+
+
+@pytest.mark.usefixtures("fast_levers")
+def test_conflicting_copies_of_one_request_do_not_depend_on_order(tmp_path: Path) -> None:
+    """Two exports of one request that disagree (a later export completed its usage): the same copy wins every way."""
+    first, second = _conflicting_exports(tmp_path)
     forward = invoke_cli([str(first), str(second)], tmp_path / "forward.json")
     backward = invoke_cli([str(second), str(first)], tmp_path / "backward.json")
     assert _totals(forward) == _totals(backward)
@@ -98,12 +104,7 @@ def test_conflicting_copies_of_one_request_do_not_depend_on_order(tmp_path: Path
 @pytest.mark.usefixtures("fast_levers")
 def test_conflicting_copies_in_the_store_do_not_depend_on_order(tmp_path: Path) -> None:
     """The same rule holds when the two exports go into one store one at a time, in either order."""
-    seed = corpus.load_seed(corpus.VARIANTS_BY_NAME["openai_chat"])
-    early, late = seed.copy_of(1), seed.copy_of(1)
-    late["response"]["usage"]["completion_tokens"] = 5000
-    first, second = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
-    first.write_text(json.dumps(early) + "\n")
-    second.write_text(json.dumps(late) + "\n")
+    first, second = _conflicting_exports(tmp_path)
     totals = []
     for name, order in (("forward", (first, second)), ("backward", (second, first))):
         store = str(tmp_path / f"{name}.duckdb")
