@@ -18,24 +18,21 @@ the time horizon) yield the candidates; each candidate is then scored exactly.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 import scipy.sparse as sp
-from joblib import Parallel, delayed
-from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer
+from sklearn.feature_extraction.text import TfidfTransformer
 from sklearn.preprocessing import normalize
 
-WORD_BUCKETS = 2**20
-CHAR_BUCKETS = 2**22
+from llmaudit.analyses.ngrams import char_wb_counts, word_counts
+
+WORD_BITS = 20
+CHAR_BITS = 22
 CHAR_WINDOW = 500
 """Typos and inflections matter in short queries; past this, character n-grams cost time and add little."""
-PARALLEL_MIN_TEXTS = 100_000
-"""Below this many texts, hashing in one process beats starting workers (measured: 22.6k questions took
-3.2 s in one process, 5.5 s across two loky workers on a busy 2-core machine: start-up and imports dominate)."""
 BLOCK_ROWS = 1024
 """Rows compared against their window at once."""
 WINDOW_COLUMNS = 32_768
@@ -66,8 +63,8 @@ class TfidfQueryEncoder:
     """TF-IDF of word n-grams and char_wb n-grams, each part normalised, then the whole row.
 
     The two parts weigh the same: word n-grams reward shared wording, character n-grams
-    survive typos, inflections and punctuation. N-grams are hashed (no vocabulary to hold,
-    and the texts can be split across cores); with 2^20 word and 2^22 character buckets,
+    survive typos, inflections and punctuation. N-grams are hashed column-wise (`ngrams`: no
+    vocabulary to hold, no Python object per n-gram); with 2^20 word and 2^22 character buckets,
     collisions barely move a cosine. IDF is fitted on the texts given.
     """
 
@@ -89,33 +86,19 @@ class TfidfQueryEncoder:
         so a pair at cosine >= t has word cosine >= 2t - 1: the sparse word part alone finds
         every candidate without missing one (see `similar_pairs`).
         """
-        vectorizers = [HashingVectorizer(analyzer="word", ngram_range=self.word_ngrams, n_features=WORD_BUCKETS,
-                                         alternate_sign=False, norm=None, dtype=np.float32)]
+        parts = [_tfidf(word_counts(texts, self.word_ngrams, WORD_BITS))]
         if self.char_ngrams is not None:
-            vectorizers.append(HashingVectorizer(analyzer="char_wb", ngram_range=self.char_ngrams,
-                                                 n_features=CHAR_BUCKETS, alternate_sign=False, norm=None,
-                                                 dtype=np.float32))
-        inputs = [texts, [text[: self.char_window] for text in texts]]
-        parts = [_tfidf(_hashed(vectorizer, part)) for vectorizer, part in zip(vectorizers, inputs, strict=False)]
+            parts.append(_tfidf(char_wb_counts(texts, self.char_ngrams, CHAR_BITS, self.char_window)))
         combined = _compact(normalize(sp.hstack(parts, format="csr", dtype=np.float32), copy=False))
         return combined, _compact(parts[0])
 
 
 def _compact(matrix: sp.csr_matrix) -> sp.csr_matrix:
     """Drop the hash buckets no text uses: same dot products, and row slicing stops paying for 5M columns."""
-    used, remapped = np.unique(matrix.indices, return_inverse=True)
-    return sp.csr_matrix((matrix.data, remapped.astype(np.int32), matrix.indptr), shape=(matrix.shape[0], max(len(used), 1)))
-
-
-def _hashed(vectorizer: HashingVectorizer, texts: Sequence[str]) -> sp.csr_matrix:
-    """N-gram counts, on every available core when there are enough texts to pay for the processes."""
-    workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    if workers < 2 or len(texts) < PARALLEL_MIN_TEXTS:
-        return sp.csr_matrix(vectorizer.transform(texts))
-    step = -(-len(texts) // workers)
-    chunks = [list(texts[start:start + step]) for start in range(0, len(texts), step)]
-    counted = Parallel(n_jobs=workers)(delayed(vectorizer.transform)(chunk) for chunk in chunks)
-    return sp.vstack(counted, format="csr")
+    used = np.bincount(matrix.indices, minlength=matrix.shape[1]) > 0
+    number = (np.cumsum(used, dtype=np.int64) - 1).astype(np.int32)  # increasing: rows stay sorted
+    return sp.csr_matrix((matrix.data, number[matrix.indices], matrix.indptr),
+                         shape=(matrix.shape[0], max(int(used.sum()), 1)))
 
 
 def _tfidf(counts: sp.csr_matrix) -> sp.csr_matrix:
