@@ -143,6 +143,8 @@ class TableBuilder:
     message_chunks: list[pl.DataFrame] = field(default_factory=list)
     chunk_rows: int = CHUNK_ROWS
     """Rows held as Python lists before they are packed into a columnar chunk (bounds memory)."""
+    texts_may_repeat: bool = False
+    """True once parts built elsewhere were absorbed: their texts are made unique when the frame is taken."""
 
     def _store_text(self, text: str, digest: str | None = None) -> str:
         # Only the hash of a text already seen is kept in Python: memory follows the unique text
@@ -285,6 +287,44 @@ class TableBuilder:
         kept = pl.Series("copy_no", [number for _, number in self.best_copy.values()], dtype=pl.Int64)
         return frame.filter(pl.col("copy_no").is_in(kept.implode())).drop("copy_no")
 
+    def export(self) -> BuilderPart:
+        """Everything added so far, for another builder to `absorb` (built in a worker process)."""
+        self._flush()
+        self._flush_texts()
+
+        def whole(chunks: list[pl.DataFrame], schema: dict[str, Any]) -> pl.DataFrame:
+            return pl.concat(chunks, rechunk=False) if chunks else pl.DataFrame(schema=schema)
+
+        return BuilderPart(whole(self.request_chunks, REQUEST_SCHEMA), whole(self.message_chunks, MESSAGE_SCHEMA),
+                           whole(self.text_chunks, TEXT_SCHEMA), self.best_copy, self.copies)
+
+    def absorb(self, part: BuilderPart, line_offset: int = 0) -> int:
+        """Add a part built by another builder, as if its records had been added here, in order.
+
+        ``line_offset`` is added to its source lines (a piece of a file numbers its lines from 1).
+        Returns how many of its request ids are new here; the rest are duplicates (the better copy
+        is kept, as `add` does).
+        """
+        self._flush()
+        offset = self.copies
+        if part.requests.height:
+            self.request_chunks.append(part.requests.with_columns(
+                pl.col("copy_no") + offset, pl.col("source_line") + line_offset))
+        if part.messages.height:
+            self.message_chunks.append(part.messages.with_columns(pl.col("copy_no") + offset))
+        if part.texts.height:
+            self._flush_texts()
+            self.text_chunks.append(part.texts)
+            self.texts_may_repeat = True
+        new = 0
+        for request_id, (score, number) in part.best_copy.items():
+            kept = self.best_copy.get(request_id)
+            if kept is None or score > kept[0]:
+                self.best_copy[request_id] = (score, number + offset)
+            new += kept is None
+        self.copies += part.copies
+        return new
+
     def requests_frame(self) -> pl.DataFrame:
         """The requests as a typed DataFrame, one row per request id."""
         return self._kept(self.request_chunks, REQUEST_SCHEMA)
@@ -300,7 +340,22 @@ class TableBuilder:
             return pl.DataFrame(schema=TEXT_SCHEMA)
         if len(self.text_chunks) > 1:
             self.text_chunks = [pl.concat(self.text_chunks, rechunk=False)]  # no second copy of every text
+        if self.texts_may_repeat:
+            self.text_chunks = [self.text_chunks[0].unique("text_hash", keep="first", maintain_order=True)]
+            self.seen_texts.update(self.text_chunks[0].get_column("text_hash").to_list())
+            self.texts_may_repeat = False
         return self.text_chunks[0]
+
+
+@dataclass
+class BuilderPart:
+    """What one builder holds, handed to another: frames with copy numbers, and which copy each id keeps."""
+
+    requests: pl.DataFrame
+    messages: pl.DataFrame
+    texts: pl.DataFrame
+    best_copy: dict[str, tuple[str, int]]
+    copies: int
 
 
 def _lookup(meta: dict[str, str], keys: tuple[str, ...]) -> str | None:

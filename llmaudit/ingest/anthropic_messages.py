@@ -124,6 +124,7 @@ class AnthropicMessagesReader(Reader):
         "service_tier", "input_tokens", "cache_read_tokens", "cache_write_tokens", "cache_write_1h_tokens",
         "output_tokens", "reasoning_tokens", "metadata", "messages", "tools", "output_text",
     )
+    independent_records = True
 
     def sniff(self, sample: Sample) -> int:
         if sample.kind not in self.containers or not sample.records:

@@ -313,6 +313,7 @@ class BedrockReader(Reader):
         "ttft_ms", "user_id", "api_key", "temperature", "max_tokens", "top_p", "input_tokens", "cache_read_tokens",
         "cache_write_tokens", "cache_write_1h_tokens", "output_tokens", "metadata", "messages", "tools", "output_text",
     )
+    independent_records = True
 
     def sniff(self, sample: Sample) -> int:
         if sample.kind not in self.containers or not sample.records:

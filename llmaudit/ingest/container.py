@@ -81,28 +81,34 @@ def _json_items(document: Any) -> list[Any]:
     return [document]
 
 
-def iter_records(source: SourceFile, kind: str) -> Iterator[tuple[int, dict[str, Any] | Rejection]]:
+def iter_records(source: SourceFile, kind: str,
+                 span: tuple[int, int] | None = None) -> Iterator[tuple[int, dict[str, Any] | Rejection]]:
     """Yield every record of the file as (line, dict) or (line, Rejection).
 
     A compressed file that is cut short or corrupt ends with one rejection saying so.
+    ``span``: only that byte range of an uncompressed JSONL file, lines numbered from its start.
     """
-    readers = {"jsonl": _iter_jsonl, "json": _iter_json_document, "csv": _iter_csv}
     if kind == "empty":
         return
+    if span is not None and kind != "jsonl":
+        raise InputError(f"{source.name}: only JSONL files are read in pieces, not {kind}")
+    readers = {"jsonl": lambda: _iter_jsonl(source, span), "json": lambda: _iter_json_document(source),
+               "csv": lambda: _iter_csv(source)}
     if kind not in readers:
         raise InputError(f"{source.name}: unknown container {kind!r}")
     last = 0
     try:
-        for line, record in readers[kind](source):
+        for line, record in readers[kind]():
             last = line
             yield line, record
     except (OSError, EOFError, zstandard.ZstdError) as exc:
         yield last + 1, Rejection(last + 1, f"the file is truncated or corrupt from here on: {exc}")
 
 
-def _iter_jsonl(source: SourceFile) -> Iterator[tuple[int, dict[str, Any] | Rejection]]:
-    for line_no, raw in iter_lines(source):
-        if line_no == 1:
+def _iter_jsonl(source: SourceFile, span: tuple[int, int] | None) -> Iterator[tuple[int, dict[str, Any] | Rejection]]:
+    at_start = span is None or span[0] == 0
+    for line_no, raw in iter_lines(source, span):
+        if line_no == 1 and at_start:
             raw = raw.removeprefix(BOM)
         if not raw.strip():
             continue

@@ -294,6 +294,7 @@ class GeminiReader(Reader):
         "temperature", "max_tokens", "seed", "top_p", "input_tokens", "cache_read_tokens", "output_tokens",
         "reasoning_tokens", "metadata", "messages", "tools", "output_text",
     )
+    independent_records = True
 
     def sniff(self, sample: Sample) -> int:
         if sample.kind not in self.containers or not sample.records:

@@ -141,6 +141,7 @@ class GenericReader(Reader):
     description = "Any CSV/JSONL/JSON log, with --map field=column pairs"
     containers = ("jsonl", "json", "csv")
     fields = CANONICAL_FIELDS
+    independent_records = True
 
     def __init__(self, mapping: dict[str, str]) -> None:
         self.mapping = validate_mapping(mapping)

@@ -28,6 +28,10 @@ class Reader(ABC):
     """Which containers the format comes in: jsonl, json, csv."""
     fields: ClassVar[tuple[str, ...]]
     """Canonical columns this format can fill (for `llmaudit formats`)."""
+    independent_records: ClassVar[bool] = False
+    """True when `parse` keeps nothing from one record to the next (no session, no de-duplication
+    state): a big file may then be cut at line boundaries and its pieces parsed on several cores.
+    Halves of split requests (``join_key``) are still joined across pieces by the pipeline."""
 
     @abstractmethod
     def sniff(self, sample: Sample) -> int:

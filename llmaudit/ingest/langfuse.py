@@ -264,6 +264,7 @@ class LangfuseReader(Reader):
         "input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens", "reasoning_tokens",
         "cost_reported_usd", "metadata", "messages", "tools", "output_text",
     )
+    independent_records = True
 
     def sniff(self, sample: Sample) -> int:
         if sample.kind == "csv":

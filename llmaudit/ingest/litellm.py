@@ -260,6 +260,7 @@ class LiteLLMSpendLogsReader(Reader):
         "cache_read_tokens", "cache_write_tokens", "output_tokens", "reasoning_tokens", "cost_reported_usd",
         "metadata", "messages", "tools", "output_text",
     )
+    independent_records = True
 
     def sniff(self, sample: Sample) -> int:
         return _sniff(sample, SPEND_LOG_KEYS, SPEND_LOG_HINTS, _is_spend_log)
@@ -311,6 +312,7 @@ class LiteLLMPayloadReader(Reader):
         "seed", "input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens", "reasoning_tokens",
         "cost_reported_usd", "metadata", "messages", "tools", "output_text",
     )
+    independent_records = True
 
     def sniff(self, sample: Sample) -> int:
         if sample.kind == "csv":

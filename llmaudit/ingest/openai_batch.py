@@ -42,6 +42,7 @@ class OpenAIBatchReader(Reader):
         "temperature", "max_tokens", "seed", "user_id", "service_tier", "input_tokens", "cache_read_tokens",
         "output_tokens", "reasoning_tokens", "messages", "tools", "output_text",
     )
+    independent_records = True
 
     def sniff(self, sample: Sample) -> int:
         if sample.kind != "jsonl" or not sample.records:

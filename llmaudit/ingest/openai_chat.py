@@ -92,6 +92,7 @@ class OpenAIChatReader(Reader):
         "input_tokens", "cache_read_tokens", "output_tokens", "reasoning_tokens", "metadata", "messages", "tools",
         "output_text",
     )
+    independent_records = True
 
     def sniff(self, sample: Sample) -> int:
         if sample.kind not in self.containers or not sample.records:

@@ -231,6 +231,7 @@ class OpenAIUsageReader(Reader):
         "ts", "model", "endpoint", "is_batch", "service_tier", "user_id", "api_key", "input_tokens",
         "cache_read_tokens", "output_tokens", "request_count", "is_aggregate", "metadata",
     )
+    independent_records = True
 
     def sniff(self, sample: Sample) -> int:
         if sample.kind == "csv":
@@ -250,6 +251,7 @@ class OpenAICostsReader(Reader):
     description = "OpenAI costs export: dashboard CSV or Costs API buckets (USD by period, line item, project)"
     containers = ("csv", "json", "jsonl")
     fields = ("ts", "model", "cost_reported_usd", "request_count", "is_aggregate", "metadata")
+    independent_records = True
 
     def sniff(self, sample: Sample) -> int:
         if sample.kind == "csv":

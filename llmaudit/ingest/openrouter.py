@@ -86,6 +86,7 @@ class OpenRouterReader(Reader):
         "latency_ms", "ttft_ms", "user_id", "feature", "api_key", "input_tokens", "cache_read_tokens",
         "output_tokens", "reasoning_tokens", "cost_reported_usd", "metadata",
     )
+    independent_records = True
 
     def sniff(self, sample: Sample) -> int:
         if sample.kind == "csv":

@@ -110,28 +110,39 @@ class Ingestor:
 
     def read_file(self, source: SourceFile) -> None:
         """Detect the file's format and ingest every record of it."""
+        chosen = self.choose_reader(source)
+        if chosen is not None:
+            reader, kind = chosen
+            self.report.files.append(self.read_span(source, reader, kind))
+
+    def choose_reader(self, source: SourceFile) -> tuple[Reader, str] | None:
+        """(reader, container kind) of a file; None (listed as unrecognised) for a file found in a directory."""
         if self.forced_reader is not None:
             from llmaudit.ingest.container import sample
 
-            reader, found = self.forced_reader, sample(source)
-        else:
-            try:
-                reader, found = detect(source, readers())
-            except InputError as exc:
-                if source.explicit:
-                    raise
-                self.report.unrecognised_files.append(RejectedRecord(source.name, 0, str(exc)))
-                return
-        counts: Counter[str] = Counter()
-        for item in reader.parse(self._records(source, found.kind, counts)):
-            self._accept(item, reader.name, source.name, counts)
-        self.report.files.append(
-            FileSummary(source.name, reader.name, counts["read"], counts["requests"], counts["rejected"], counts["skipped"])
-        )
+            return self.forced_reader, sample(source).kind
+        try:
+            reader, found = detect(source, readers())
+        except InputError as exc:
+            if source.explicit:
+                raise
+            self.report.unrecognised_files.append(RejectedRecord(source.name, 0, str(exc)))
+            return None
+        return reader, found.kind
 
-    def _records(self, source: SourceFile, kind: str, counts: Counter[str]) -> Iterator[tuple[int, dict[str, Any]]]:
+    def read_span(self, source: SourceFile, reader: Reader, kind: str,
+                  span: tuple[int, int] | None = None) -> FileSummary:
+        """Ingest the records of a file (or of the byte range ``span`` of it); what they contributed."""
+        counts: Counter[str] = Counter()
+        for item in reader.parse(self._records(source, kind, counts, span)):
+            self._accept(item, reader.name, source.name, counts)
+        return FileSummary(source.name, reader.name, counts["read"], counts["requests"], counts["rejected"],
+                           counts["skipped"])
+
+    def _records(self, source: SourceFile, kind: str, counts: Counter[str],
+                 span: tuple[int, int] | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
         """Numbered dict records; container-level failures are rejected here."""
-        for line, record in iter_records(source, kind):
+        for line, record in iter_records(source, kind, span):
             if isinstance(record, Rejection):
                 counts["read"] += 1
                 counts["rejected"] += 1
@@ -209,6 +220,11 @@ def ingest_files(
     if not files:
         raise InputError("no input files")
     ingestor = Ingestor(builder, forced_reader, on_progress)
-    for source in files:
-        ingestor.read_file(source)
+    from llmaudit.ingest import parallel  # it builds on this module
+
+    if parallel.worth_parallel(files):
+        parallel.ingest_parallel(ingestor, files, on_progress)
+    else:
+        for source in files:
+            ingestor.read_file(source)
     return ingestor.finish()

@@ -192,9 +192,63 @@ def raise_if_cut(stream: BinaryIO) -> None:
     stream.read(1)
 
 
-def iter_lines(source: SourceFile) -> Iterator[tuple[int, bytes]]:
-    """Yield (1-based line number, raw line without its newline), streaming."""
+def iter_lines(source: SourceFile, span: tuple[int, int] | None = None) -> Iterator[tuple[int, bytes]]:
+    """Yield (1-based line number, raw line without its newline), streaming.
+
+    ``span``: only the lines starting in bytes [start, stop) of an uncompressed file, numbered
+    from 1 at ``start`` (see `line_spans`).
+    """
+    if span is not None:
+        start, stop = span
+        with open(source.path, "rb") as stream:
+            stream.seek(start)
+            position = start
+            for number, line in enumerate(stream, start=1):
+                if position >= stop:
+                    return
+                position += len(line)
+                yield number, line.rstrip(b"\r\n")
+        return
     with source.open() as stream:
         for number, line in enumerate(stream, start=1):
             yield number, line.rstrip(b"\r\n")
         raise_if_cut(stream)
+
+
+def is_compressed(source: SourceFile) -> bool:
+    """True for a gzip or zstd file (which cannot be cut into byte ranges)."""
+    with open(source.path, "rb") as probe:
+        magic = probe.read(4)
+    return magic.startswith(GZIP_MAGIC) or magic.startswith(ZSTD_MAGIC)
+
+
+def line_spans(source: SourceFile, pieces: int) -> list[tuple[int, int]]:
+    """About ``pieces`` byte ranges [start, stop) covering an uncompressed file, each starting at a line start."""
+    size = source.size_bytes()
+    bounds = [0]
+    with open(source.path, "rb") as stream:
+        for piece in range(1, pieces):
+            stream.seek(size * piece // pieces)
+            stream.readline()  # to the start of the next line
+            at = stream.tell()
+            if bounds[-1] < at < size:
+                bounds.append(at)
+    bounds.append(size)
+    return list(zip(bounds[:-1], bounds[1:], strict=True))
+
+
+def count_lines(source: SourceFile, span: tuple[int, int]) -> int:
+    """Lines starting in bytes [start, stop) of an uncompressed file (a last line without a newline counts)."""
+    start, stop = span
+    lines, last = 0, b"\n"
+    with open(source.path, "rb") as stream:
+        stream.seek(start)
+        remaining = stop - start
+        while remaining > 0:
+            chunk = stream.read(min(remaining, 1 << 24))
+            if not chunk:
+                break
+            lines += chunk.count(b"\n")
+            last = chunk[-1:]
+            remaining -= len(chunk)
+    return lines + (last != b"\n")

@@ -1,0 +1,186 @@
+"""Ingestion on every core: files, and big JSONL files cut at line boundaries, read by worker processes.
+
+The work is cut into pieces: a whole file, or a byte range of an uncompressed JSONL file whose
+reader parses each record on its own (`Reader.independent_records`). Each worker process
+(started from a fork server: a process forked from one that has run polars' thread pool can
+deadlock in it) reads one piece at a time into its own
+`TableBuilder` and hands back the builder's frames, its reconciliation and the halves of
+split requests still waiting for their other half. The parent absorbs the pieces in input
+order, so the tables, the counts and the line numbers are those of reading the files one after
+another: a request id seen in two pieces is a duplicate like any other, and batch halves in
+different pieces are joined by the parent.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import tempfile
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+
+from llmaudit.ingest.interface import Reader
+from llmaudit.ingest.pipeline import FileSummary, Ingestor, IngestReport, Observer, _PendingJoin
+from llmaudit.ingest.source import SourceFile, count_lines, is_compressed, line_spans
+from llmaudit.table import BuilderPart, TableBuilder
+
+PARALLEL_MIN_BYTES = 48_000_000
+"""Below this much input, starting worker processes costs more than it saves."""
+PIECE_BYTES = 128_000_000
+"""About this much of a big JSONL file per piece (at least two pieces per core): bounds what a worker
+holds at once and keeps both cores busy to the end."""
+POLL_SECONDS = 0.25
+START_METHOD = "forkserver"
+
+
+@dataclass(frozen=True)
+class Piece:
+    """A file, or the lines of a file starting in a byte range."""
+
+    source: SourceFile
+    reader: Reader
+    kind: str
+    span: tuple[int, int] | None = None
+
+
+@dataclass
+class PieceResult:
+    """What a worker made of one piece; its frames travel as Arrow files (no pickling through a pipe)."""
+
+    frames: tuple[str, str, str]
+    """Arrow IPC files of the part's requests, messages and texts."""
+    best_copy: dict[str, tuple[str, int]]
+    copies: int
+    report: IngestReport
+    summary: FileSummary
+    lines: int
+    """Lines in the piece (for the line numbers of the pieces after it)."""
+    pending: list[_PendingJoin] = field(default_factory=list)
+    """Halves of split requests not joined inside the piece, in arrival order."""
+
+Keys = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]
+_shared: tuple[list[Piece], Keys, Any, str] | None = None
+"""(pieces, builder keys, progress counters, folder for the frames), set in each worker by `_start`."""
+
+
+def _start(*shared: Any) -> None:
+    global _shared
+    _shared = shared  # type: ignore[assignment]
+
+
+def cores() -> int:
+    """Cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def worth_parallel(files: list[SourceFile]) -> bool:
+    """True when there are several cores, a fork server, and enough input to pay for the workers."""
+    if cores() < 2 or START_METHOD not in multiprocessing.get_all_start_methods():
+        return False
+    return sum(source.size_bytes() for source in files) >= PARALLEL_MIN_BYTES
+
+
+def plan(ingestor: Ingestor, files: list[SourceFile], workers: int) -> list[Piece]:
+    """The pieces, in input order; detection happens here (its errors too)."""
+    total = sum(source.size_bytes() for source in files)
+    piece_bytes = max(1, min(PIECE_BYTES, total // (workers * 2) + 1))
+    pieces = []
+    for source in files:
+        chosen = ingestor.choose_reader(source)
+        if chosen is None:
+            continue
+        reader, kind = chosen
+        size = source.size_bytes()
+        if kind == "jsonl" and reader.independent_records and size > piece_bytes and not is_compressed(source):
+            pieces += [Piece(source, reader, kind, span) for span in line_spans(source, -(-size // piece_bytes))]
+        else:
+            pieces.append(Piece(source, reader, kind))
+    return pieces
+
+
+def _read_piece(index: int) -> PieceResult:
+    assert _shared is not None
+    pieces, keys, counters, folder = _shared
+    piece = pieces[index]
+    builder = TableBuilder(feature_keys=keys[0], user_keys=keys[1], team_keys=keys[2])
+
+    def progress(_: str, records: int) -> None:
+        counters[index] = records
+
+    ingestor = Ingestor(builder, piece.reader, progress)
+    summary = ingestor.read_span(piece.source, piece.reader, piece.kind, piece.span)
+    counters[index] = summary.records
+    pending = sorted([*ingestor._partials.values(), *ingestor._fulls.values()], key=lambda half: half.record.source_line)
+    lines = count_lines(piece.source, piece.span) if piece.span is not None else 0
+    part = builder.export()
+    frames = tuple(os.path.join(folder, f"{index}-{name}.arrow") for name in ("requests", "messages", "texts"))
+    for frame, path in zip((part.requests, part.messages, part.texts), frames, strict=True):
+        frame.write_ipc(path, compression="uncompressed")
+    return PieceResult(frames, part.best_copy, part.copies, ingestor.report, summary, lines, pending)  # type: ignore[arg-type]
+
+
+def ingest_parallel(ingestor: Ingestor, files: list[SourceFile], on_progress: Observer | None) -> None:
+    """Read ``files`` into the ingestor's builder with one worker process per core (no `finish`)."""
+    workers = cores()
+    pieces = plan(ingestor, files, workers)
+    context = multiprocessing.get_context(START_METHOD)
+    context.set_forkserver_preload(["llmaudit.ingest.parallel"])
+    counters = context.RawArray("q", max(len(pieces), 1))
+    builder = ingestor.builder
+    keys = (builder.feature_keys, builder.user_keys, builder.team_keys)
+    with tempfile.TemporaryDirectory(prefix="llmaudit-ingest-") as folder:
+        with context.Pool(min(workers, max(len(pieces), 1)), _start, (pieces, keys, counters, folder)) as pool:
+            running = pool.map_async(_read_piece, range(len(pieces)), chunksize=1)
+            while not running.ready():
+                running.wait(POLL_SECONDS)
+                _report_progress(pieces, counters, on_progress)
+            results = running.get()
+        # Read before the folder goes (polars may map the files; a mapping outlives their deletion).
+        _absorb_all(ingestor, pieces, results)
+
+
+def _report_progress(pieces: list[Piece], counters: Any, on_progress: Observer | None) -> None:
+    if on_progress is None:
+        return
+    per_file: Counter[str] = Counter()
+    for index, piece in enumerate(pieces):
+        per_file[piece.source.name] += counters[index]
+    for name, records in per_file.items():
+        if records:
+            on_progress(name, records)
+
+
+def _absorb_all(ingestor: Ingestor, pieces: list[Piece], results: list[PieceResult]) -> None:
+    """Merge the pieces into the ingestor in input order, as a sequential read would have counted them."""
+    report = ingestor.report
+    summaries: dict[str, Counter[str]] = {}
+    formats: dict[str, str] = {}
+    lines_before: Counter[str] = Counter()
+    for piece, result in zip(pieces, results, strict=True):
+        name = piece.source.name
+        offset = lines_before[name]
+        lines_before[name] += result.lines
+        counts = summaries.setdefault(name, Counter())
+        formats.setdefault(name, result.summary.format)
+        requests, messages, texts = (pl.read_ipc(path) for path in result.frames)
+        new = ingestor.builder.absorb(BuilderPart(requests, messages, texts, result.best_copy, result.copies), offset)
+        part = result.report
+        report.records_read += part.records_read
+        report.requests += new
+        report.duplicates += part.duplicates + part.requests - new
+        report.skipped += part.skipped
+        report.skipped_reasons.update(part.skipped_reasons)
+        for reject in part.rejects:
+            report.reject(reject.file, reject.line + offset, reject.reason)
+        report.rejected += part.rejected - len(part.rejects)  # those beyond the listed ones
+        counts.update({"read": result.summary.records, "requests": new, "rejected": result.summary.rejected,
+                       "skipped": result.summary.skipped})
+        for half in result.pending:
+            half.record.source_line += offset
+            ingestor._join(half.record, half.source_format, half.source_file, counts)
+    for name, counts in summaries.items():
+        report.files.append(FileSummary(name, formats[name], counts["read"], counts["requests"], counts["rejected"],
+                                        counts["skipped"]))

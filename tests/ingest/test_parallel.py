@@ -1,0 +1,104 @@
+"""Reading on several cores gives what reading one file after another gives: frames, counts, line numbers.
+
+Every corpus variant and case is ingested twice: in one process, and by worker processes with
+the thresholds forced down so that every JSONL file is cut into pieces of a few hundred bytes
+(several records per piece, duplicates and batch halves across pieces, a cut last line in the
+last piece).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from llmaudit.errors import InputError
+from llmaudit.ingest import parallel
+from llmaudit.ingest.pipeline import IngestReport, ingest_files
+from llmaudit.ingest.source import SourceFile, line_spans
+from llmaudit.table import TableBuilder
+from tests.nasty import corpus
+
+CASES = ("clean", "truncated_last_line", "bom", "crlf", "nul_byte", "invalid_utf8", "wrong_types",
+         "missing_usage", "negative_tokens", "timestamps", "overlapping_exports", "gzip_truncated")
+
+
+def _ingest(files: list[Path], *, pieces: bool, monkeypatch: pytest.MonkeyPatch) -> tuple[IngestReport, TableBuilder]:
+    with monkeypatch.context() as patch:
+        patch.setattr(parallel, "PARALLEL_MIN_BYTES", 0 if pieces else 10**18)
+        patch.setattr(parallel, "PIECE_BYTES", 700)
+        patch.setattr(parallel, "cores", lambda: 2)
+        builder = TableBuilder(("feature",), ("user",), ("team",))
+        report = ingest_files([SourceFile(str(path), path) for path in files], builder)
+    return report, builder
+
+
+def _frames(builder: TableBuilder) -> list[pl.DataFrame]:
+    return [builder.requests_frame().sort("request_id"), builder.messages_frame().sort("request_id", "seq"),
+            builder.texts_frame().sort("text_hash")]
+
+
+@pytest.mark.parametrize("variant", [v for v in corpus.VARIANTS if not v.args], ids=lambda v: v.name)
+def test_pieces_read_like_one_process(variant: corpus.Variant, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in CASES:
+        if not corpus.applicable(variant, name):
+            continue
+        files = corpus.build_case(variant, name, tmp_path / name).files
+        try:
+            alone, alone_builder = _ingest(files, pieces=False, monkeypatch=monkeypatch)
+        except InputError as error:  # a file that cannot be read at all: the same error either way
+            with pytest.raises(InputError, match=re.escape(str(error))):
+                _ingest(files, pieces=True, monkeypatch=monkeypatch)
+            continue
+        split, split_builder = _ingest(files, pieces=True, monkeypatch=monkeypatch)
+        assert split.balanced, name
+        for field in ("records_read", "requests", "duplicates", "rejected", "skipped", "skipped_reasons",
+                      "files", "unrecognised_files"):
+            assert getattr(split, field) == getattr(alone, field), (name, field)
+        assert sorted(split.rejects, key=str) == sorted(alone.rejects, key=str), name
+        for mine, theirs in zip(_frames(split_builder), _frames(alone_builder), strict=True):
+            assert mine.equals(theirs), name
+
+
+def test_a_big_file_is_really_cut(tmp_path: Path) -> None:
+    path = tmp_path / "log.jsonl"
+    lines = [b'{"n": %d}\n' % n for n in range(1000)]
+    path.write_bytes(b"".join(lines) + b'{"last": true}')
+    source = SourceFile(str(path), path)
+    spans = line_spans(source, 7)
+    assert len(spans) == 7 and spans[0][0] == 0 and spans[-1][1] == path.stat().st_size
+    assert all(stop == start for (_, stop), (start, _) in zip(spans, spans[1:], strict=False))
+    data = path.read_bytes()
+    assert all(start == 0 or data[start - 1:start] == b"\n" for start, _ in spans)
+    from llmaudit.ingest.source import count_lines, iter_lines
+
+    assert sum(count_lines(source, span) for span in spans) == 1001
+    assert [line for span in spans for _, line in iter_lines(source, span)] == [x.rstrip(b"\n") for x in lines] + [b'{"last": true}']
+
+
+def test_line_numbers_of_later_pieces_are_the_file_s(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    seed = corpus.load_seed(corpus.VARIANTS_BY_NAME["openai_chat"])
+    files = corpus.CASES["truncated_last_line"](seed, tmp_path).files
+    report, builder = _ingest(files, pieces=True, monkeypatch=monkeypatch)
+    total = sum(count for count in (len(p.read_bytes().splitlines()) for p in files))
+    assert [reject.line for reject in report.rejects] == [total]
+    lines = builder.requests_frame().get_column("source_line").to_list()
+    assert sorted(lines) == list(range(1, total))
+
+
+def test_real_batch_halves_in_different_pieces_are_joined(shared_data: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = shared_data / "openai_batch"
+    files = [folder / "batch-output-expansion.jsonl", folder / "batch-input-expansion.jsonl"]
+    alone, alone_builder = _ingest(files, pieces=False, monkeypatch=monkeypatch)
+    with monkeypatch.context() as patch:
+        planned: list[int] = []
+        real_plan = parallel.plan
+        patch.setattr(parallel, "plan", lambda *args: planned.append(len(pieces := real_plan(*args))) or pieces)
+        split, split_builder = _ingest(files, pieces=True, monkeypatch=monkeypatch)
+    assert planned[0] > 100  # hundreds of pieces: most halves meet only in the parent
+    assert (split.records_read, split.requests, split.duplicates, split.rejected) == (1316, 658, 658, 0)
+    assert (alone.records_read, alone.requests, alone.duplicates, alone.rejected) == (1316, 658, 658, 0)
+    for mine, theirs in zip(_frames(split_builder), _frames(alone_builder), strict=True):
+        assert mine.equals(theirs)
