@@ -3,10 +3,22 @@
 One pass over a JSONL log: json.loads per line, tiktoken on every message of every request
 (OpenAI cookbook style: tokens per message plus every value encoded), one
 genai_prices.calc_price call per row, and dictionaries summing cost and tokens by model and
-by feature. Nothing is de-duplicated or vectorised; that is the point. Reads openai_chat
-proxy logs and anthropic_messages logger lines (the bench's formats).
+by feature. Then, record by record as they come, the same three levers llmaudit simulates,
+the way the articles build them:
 
-    python bench/naive.py LOG.jsonl [--json summary.json]
+- exact cache: a dict keyed by model + the full prompt, 24 h TTL;
+- semantic cache: each single-turn question is embedded on its own (hashed word and
+  character n-grams, 2,048 dimensions) and compared with every cached question of the same
+  model and system prompt by a flat brute-force search (a numpy dot product against the
+  cached vectors, as a flat vector index does), hit at cosine >= 0.93;
+- provider prompt caching: the prompt's tokens compared, token by token, with the previous
+  prompt of the same model, cached from 1,024 tokens in steps of 128.
+
+Nothing is de-duplicated or vectorised across records; that is the point. ``--costs-only``
+stops after the sums (the cheapest loop one could call an audit). Reads openai_chat proxy
+logs and anthropic_messages logger lines (the bench's formats).
+
+    python bench/naive.py LOG.jsonl [--json summary.json] [--costs-only]
 """
 
 from __future__ import annotations
@@ -19,11 +31,74 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from genai_prices import Usage, calc_price
+from sklearn.feature_extraction.text import HashingVectorizer
 
 from llmaudit.tokens.encodings import load_encoding
 
 TOKENS_PER_MESSAGE = 3
+TTL_SECONDS = 24 * 3600
+SEMANTIC_THRESHOLD = 0.93
+DIMENSIONS = 2048
+PROMPT_CACHE_MIN, PROMPT_CACHE_STEP = 1024, 128
+
+
+class Levers:
+    """The three cache simulations, fed one request at a time."""
+
+    def __init__(self) -> None:
+        self.exact: dict[str, float] = {}
+        self.exact_hits = 0
+        self.words = HashingVectorizer(analyzer="word", ngram_range=(1, 2), n_features=DIMENSIONS, alternate_sign=False)
+        self.chars = HashingVectorizer(analyzer="char_wb", ngram_range=(3, 5), n_features=DIMENSIONS, alternate_sign=False)
+        self.vectors: dict[str, list[np.ndarray]] = defaultdict(list)
+        self.matrix: dict[str, np.ndarray] = {}
+        self.semantic_hits = 0
+        self.previous_prompt: dict[str, list[int]] = {}
+        self.cacheable_tokens = 0
+
+    def feed(self, model: str, when: float, messages: list[tuple[str, list[str]]], tokens: list[int]) -> None:
+        """One request: its model, time (epoch s), messages and prompt tokens."""
+        prompt = json.dumps(messages)
+        key = model + prompt
+        if key in self.exact and when - self.exact[key] <= TTL_SECONDS:
+            self.exact_hits += 1
+        else:
+            self.exact[key] = when
+        users = [" ".join(texts) for role, texts in messages if role == "user"]
+        if len(users) == 1:
+            system = " ".join(" ".join(texts) for role, texts in messages if role == "system")
+            self._semantic(model + "\x1f" + system, users[0])
+        before = self.previous_prompt.get(model, [])
+        shared = 0
+        for mine, theirs in zip(tokens, before, strict=False):
+            if mine != theirs:
+                break
+            shared += 1
+        if shared >= PROMPT_CACHE_MIN:
+            self.cacheable_tokens += shared - (shared - PROMPT_CACHE_MIN) % PROMPT_CACHE_STEP
+        self.previous_prompt[model] = tokens
+
+    def _semantic(self, scope: str, question: str) -> None:
+        vector = np.asarray(self.words.transform([question]).todense() + self.chars.transform([question[:500]]).todense(),
+                            dtype=np.float32).ravel()
+        vector /= np.linalg.norm(vector) or 1.0
+        cached = self.vectors[scope]
+        if cached:
+            matrix = self.matrix.get(scope)
+            if matrix is None or len(matrix) != len(cached):
+                matrix = self.matrix[scope] = np.vstack(cached) if matrix is None else np.vstack([matrix, cached[len(matrix):]])
+            if float((matrix @ vector).max()) >= SEMANTIC_THRESHOLD:
+                self.semantic_hits += 1
+                return
+        cached.append(vector)
+
+    def summary(self) -> dict[str, int]:
+        return {"exact_hits": self.exact_hits, "semantic_hits": self.semantic_hits,
+                "prompt_cacheable_tokens": self.cacheable_tokens}
+
+
 
 
 def texts_of(content: Any) -> list[str]:
@@ -76,8 +151,8 @@ def anthropic_row(record: dict[str, Any]) -> dict[str, Any] | None:
     }
 
 
-def audit(path: Path) -> dict[str, Any]:
-    """Cost and tokens by model and feature, and prompt tokens by role, one record at a time."""
+def audit(path: Path, levers: Levers | None = None) -> dict[str, Any]:
+    """Cost and tokens by model and feature, prompt tokens by role, and the levers, one record at a time."""
     encoding = load_encoding("o200k_base")
     by_model: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     by_feature: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
@@ -96,8 +171,11 @@ def audit(path: Path) -> dict[str, Any]:
                 failed += 1
                 continue
             counted = 0
+            prompt_tokens: list[int] = []
             for role, texts in row["messages"]:
-                tokens = TOKENS_PER_MESSAGE + sum(len(encoding.encode(text)) for text in texts)
+                encoded = [token for text in texts for token in encoding.encode(text)]
+                prompt_tokens += encoded
+                tokens = TOKENS_PER_MESSAGE + len(encoded)
                 tokens_by_role[role] += tokens
                 counted += tokens
             usage = Usage(input_tokens=row["input"], cache_read_tokens=row["cached"],
@@ -108,6 +186,8 @@ def audit(path: Path) -> dict[str, Any]:
                                         genai_request_timestamp=when).total_price)
             except LookupError:
                 cost = 0.0
+            if levers is not None:
+                levers.feed(row["model"], when.timestamp(), row["messages"], prompt_tokens)
             feature = (record.get("metadata") or {}).get("feature") or "(none)"
             for sums, key in ((by_model, row["model"]), (by_feature, feature)):
                 sums[key]["requests"] += 1
@@ -116,7 +196,7 @@ def audit(path: Path) -> dict[str, Any]:
                 sums[key]["output_tokens"] += row["output"]
                 sums[key]["counted_prompt_tokens"] += counted
     return {"records": records, "failed": failed, "by_model": by_model, "by_feature": by_feature,
-            "prompt_tokens_by_role": tokens_by_role}
+            "prompt_tokens_by_role": tokens_by_role, "levers": levers.summary() if levers is not None else None}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -124,8 +204,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("log", type=Path)
     parser.add_argument("--json", type=Path, help="write the summary here")
+    parser.add_argument("--costs-only", action="store_true", help="costs and tokens only, no cache levers")
     args = parser.parse_args(argv)
-    summary = audit(args.log)
+    summary = audit(args.log, None if args.costs_only else Levers())
     text = json.dumps(summary, indent=1, sort_keys=True)
     if args.json:
         args.json.write_text(text)

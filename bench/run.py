@@ -9,10 +9,12 @@ reported as such (the machine may be shared).
 
   analyze     llmaudit analyze LOG --db :memory: -q --json OUT
   floor       a bare polars.read_ndjson of the same file (polars.read_csv for CSV)
-  naive       bench/naive.py: json.loads, tiktoken on every message, calc_price per row
+  naive       bench/naive.py: json.loads, tiktoken on every message, calc_price per row, and the
+              three cache levers record by record (flat brute-force search for the semantic cache)
+  naive, costs only   the same loop without the levers (the cheapest loop one could call an audit)
 
 and prints wall time, peak RSS, requests/s and MB/s, then the ratios analyze/floor (target
-<= 3) and naive/analyze (target >= 20). Above --skip-naive-above the naive loop is not run:
+<= 3) and naive/analyze (target >= 20; the costs-only loop is printed for reference). Above --skip-naive-above the naive loop is not run:
 its time is extrapolated linearly from the largest size it ran on, and marked "est."; the
 floor likewise when the file would not fit in the memory available.
 Results are also written to bench/.data/results.md.
@@ -150,19 +152,31 @@ def bench_log(path: Path, requests: int, rates: dict[str, float], skip_naive_abo
         if floor.seconds:
             rates["floor_s_per_mb"] = floor.seconds / size_mb
     print(f"  floor: {floor.seconds or 0:.1f} s {floor.note}", flush=True)
+    naives = [_naive(path, requests, rates, skip_naive_above, max_rss_mb, out, costs_only)
+              for costs_only in (False, True)]
+    return [analyze, floor, *naives]
+
+
+def _naive(path: Path, requests: int, rates: dict[str, float], skip_naive_above: int, max_rss_mb: float, out: Path,
+           costs_only: bool) -> Measure:
+    """bench/naive.py with the cache levers (the same analysis), or its costs-only loop."""
+    label = "naive loop, costs only" if costs_only else "naive loop, same analysis"
+    rate = f"naive_s_per_request_{costs_only}"
     if path.suffix == ".csv":
-        naive = Measure("naive loop", None, note="not for CSV")
+        naive = Measure(label, None, note="not for CSV")
     elif requests > skip_naive_above:
-        estimate = rates["naive_s_per_request"] * requests if "naive_s_per_request" in rates else None
-        naive = Measure("naive loop", estimate, note="est. from the smaller log" if estimate else "skipped")
+        estimate = rates[rate] * requests if rate in rates else None
+        naive = Measure(label, estimate, note="est. from the smaller log (linear: an underestimate)" if estimate
+                        else "skipped")
     else:
         naive = run_measured([sys.executable, str(BENCH / "naive.py"), str(path), "--json",
-                              str(out / f"{path.stem}.naive.json")], max_rss_mb)
-        naive.program = "naive loop"
+                              str(out / f"{path.stem}.naive.json"), *(["--costs-only"] if costs_only else [])],
+                             max_rss_mb)
+        naive.program = label
         if naive.seconds:
-            rates["naive_s_per_request"] = naive.seconds / requests
-    print(f"  naive: {naive.seconds or 0:.1f} s {naive.note}", flush=True)
-    return [analyze, floor, naive]
+            rates[rate] = naive.seconds / requests
+    print(f"  {label}: {naive.seconds or 0:.1f} s {naive.note}", flush=True)
+    return naive
 
 
 def table(path: Path, requests: int, measures: list[Measure]) -> str:
@@ -178,10 +192,11 @@ def table(path: Path, requests: int, measures: list[Measure]) -> str:
         rate = f"{requests / m.seconds:,.0f}" if m.seconds else "-"
         mbps = f"{size_mb / m.seconds:,.1f}" if m.seconds else "-"
         lines.append(f"| {m.program} | {wall} | {rss} | {tree} | {rate} | {mbps} | {m.note} |")
-    analyze, floor, naive = measures
+    analyze, floor, naive, naive_costs = measures
     lines.append("")
     for label, slow, fast, target in (("analyze / floor", analyze, floor, "<= 3"),
-                                      ("naive / analyze", naive, analyze, ">= 20")):
+                                      ("naive (same analysis) / analyze", naive, analyze, ">= 20"),
+                                      ("naive (costs only) / analyze", naive_costs, analyze, "reference")):
         if slow.seconds and fast.seconds:
             estimated = " (estimated)" if "est." in slow.note + fast.note else ""
             lines.append(f"{label} = {slow.seconds / fast.seconds:.2f}x (target {target}){estimated}  ")

@@ -10,7 +10,7 @@ import polars as pl
 
 from llmaudit import breakdown as bd
 from llmaudit.analyses.interface import AnalysisContext
-from llmaudit.analyses.registry import run_levers
+from llmaudit.analyses.registry import run_levers_in_two_steps
 from llmaudit.config import AuditConfig
 from llmaudit.errors import InputError, StrictModeError
 from llmaudit.ingest.pipeline import IngestReport, ingest_files
@@ -20,7 +20,7 @@ from llmaudit.pricing import PriceResolver, compute_costs, load_price_overrides,
 from llmaudit.result import SCHEMA_VERSION, AuditResult, IngestSummary
 from llmaudit.store import Store
 from llmaudit.table import TableBuilder, empty_requests
-from llmaudit.tokens.attribution import attribute
+from llmaudit.tokens.attribution import Attribution, PendingAttribution
 from llmaudit.tokens.context_blocks import compile_patterns
 
 Progress = Callable[[str, int], None]
@@ -39,8 +39,21 @@ def run_audit(config: AuditConfig, on_progress: Progress | None = None) -> Audit
     resolver = PriceResolver(overrides)
     priced = compute_costs(requests, resolver, config.as_of)
     window = bd.window_of(priced)
-    attribution, message_tokens = attribute(priced, messages, texts, compile_patterns(config.context_patterns))
-    context = AnalysisContext(priced, message_tokens, texts.select("text_hash", "text"), window.days, config.levers)
+    # Tokenizing the prompts runs on the other cores while the levers that need no token count run here.
+    pending = PendingAttribution(priced, messages, texts, compile_patterns(config.context_patterns))
+    prompt_texts = texts.select("text_hash", "text")
+    finished: list[tuple[Attribution, pl.DataFrame]] = []
+
+    def with_tokens() -> AnalysisContext:
+        finished.append(pending.finish())
+        return AnalysisContext(priced, finished[0][1], prompt_texts, window.days, config.levers)
+
+    try:
+        levers = run_levers_in_two_steps(
+            AnalysisContext(priced, pending.prompt_parts, prompt_texts, window.days, config.levers), with_tokens)
+        attribution = (finished[0] if finished else pending.finish())[0]
+    finally:
+        pending.cancel()
     return AuditResult(
         schema_version=SCHEMA_VERSION,
         generated_at=datetime.now(UTC).isoformat(timespec="seconds"),
@@ -57,7 +70,7 @@ def run_audit(config: AuditConfig, on_progress: Progress | None = None) -> Audit
         by_team=bd.breakdown(priced, pl.col("team")),
         pricing=pricing_report(priced, resolver, config.as_of),
         attribution=attribution,
-        levers=run_levers(context),
+        levers=levers,
         store_path=str(config.db_path) if config.db_path else None,
     )
 

@@ -37,6 +37,7 @@ def replay_hits(frame: pl.DataFrame, key: str, ttl: timedelta) -> pl.Series:
 class ExactCacheLever(Lever):
     name = "exact_cache"
     title = "Exact response cache"
+    needs_tokens = False
 
     def run(self, context: AnalysisContext) -> LeverResult:
         requests = context.requests.filter(

@@ -70,6 +70,9 @@ class Lever(ABC):
 
     name: ClassVar[str]
     title: ClassVar[str]
+    needs_tokens: ClassVar[bool] = True
+    """False for a lever that reads no token count from ``context.messages``: it then runs while the
+    texts are still being tokenized on the other cores, with ``tokens`` and ``context_tokens`` absent."""
 
     @abstractmethod
     def run(self, context: AnalysisContext) -> LeverResult:

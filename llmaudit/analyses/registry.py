@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from llmaudit.analyses.exact_cache import ExactCacheLever
 from llmaudit.analyses.interface import AnalysisContext, Lever, LeverResult
 from llmaudit.analyses.prompt_caching import PromptCachingLever
@@ -23,3 +25,13 @@ def levers() -> list[Lever]:
 def run_levers(context: AnalysisContext) -> list[LeverResult]:
     """Run every lever over the same context."""
     return [lever.run(context) for lever in levers()]
+
+
+def run_levers_in_two_steps(early: AnalysisContext, late: Callable[[], AnalysisContext]) -> list[LeverResult]:
+    """Levers that need no token count on ``early``, then the others on ``late()`` (built once), in registry order."""
+    chosen = levers()
+    results: dict[int, LeverResult] = {i: lever.run(early) for i, lever in enumerate(chosen) if not lever.needs_tokens}
+    if len(results) < len(chosen):
+        context = late()
+        results.update({i: lever.run(context) for i, lever in enumerate(chosen) if lever.needs_tokens})
+    return [results[i] for i in range(len(chosen))]

@@ -58,6 +58,7 @@ MAX_SEMANTIC_CHARS = 1_000
 class SemanticCacheLever(Lever):
     name = "semantic_cache"
     title = "Semantic response cache"
+    needs_tokens = False
 
     def __init__(self, encoder: QueryEncoder | None = None) -> None:
         self.encoder = encoder or TfidfQueryEncoder()

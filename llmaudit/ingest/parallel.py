@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
 import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -78,9 +80,29 @@ def cores() -> int:
 
 def worth_parallel(files: list[SourceFile]) -> bool:
     """True when there are several cores, a fork server, and enough input to pay for the workers."""
-    if cores() < 2 or START_METHOD not in multiprocessing.get_all_start_methods():
+    if cores() < 2 or START_METHOD not in multiprocessing.get_all_start_methods() or not _main_can_be_reimported():
         return False
     return sum(source.size_bytes() for source in files) >= PARALLEL_MIN_BYTES
+
+
+def _main_can_be_reimported() -> bool:
+    """Whether a worker may start: like spawn, the fork server's workers import the main script first.
+
+    A script that calls llmaudit at its top level, with no ``if __name__ == "__main__"`` guard,
+    would run again in every worker (which multiprocessing then refuses, again and again): such a
+    program is read in one process. ``python -m package`` mains are not re-imported.
+    """
+    main = sys.modules.get("__main__")
+    name = getattr(getattr(main, "__spec__", None), "name", None)
+    if name is not None and (name == "__main__" or name.endswith(".__main__")):
+        return True
+    path = getattr(main, "__file__", None)
+    if path is None:
+        return True  # an interactive session or python -c: nothing to re-import
+    try:
+        return "__main__" in Path(path).read_text(errors="replace")
+    except OSError:
+        return False
 
 
 def plan(ingestor: Ingestor, files: list[SourceFile], workers: int) -> list[Piece]:

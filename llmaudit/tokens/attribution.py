@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from llmaudit.tokens.calibration import Calibration, calibrate_model, default_calibration
-from llmaudit.tokens.counting import count_text_table
+from llmaudit.tokens.counting import CountJob
 from llmaudit.tokens.encodings import encoding_for_model
 
 INPUT_COMPONENTS = ("tools", "system", "history", "context", "query", "overhead", "unlogged")
@@ -73,15 +73,20 @@ class Attribution:
     calibration: list[Calibration]
 
 
-def _per_request_tokens(priced: pl.DataFrame, messages: pl.DataFrame, texts: pl.DataFrame,
-                        model_enc: pl.DataFrame, patterns: tuple) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Raw token counts per request and component; and the message-level rows (for repeated texts)."""
+def _prompt_parts(priced: pl.DataFrame, messages: pl.DataFrame, model_enc: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(text parts with their encoding, media parts) of the priced requests' prompts."""
     req_enc = priced.select("request_id", "model").join(model_enc, on="model", how="left", nulls_equal=True)
     msgs = messages.join(req_enc.select("request_id", "encoding"), on="request_id", how="inner")
-    media = msgs.filter(pl.col("kind").is_in(MEDIA_KINDS))
-    text_msgs = msgs.filter(~pl.col("kind").is_in(MEDIA_KINDS))
+    return msgs.filter(~pl.col("kind").is_in(MEDIA_KINDS)), msgs.filter(pl.col("kind").is_in(MEDIA_KINDS))
+
+
+def _start_counts(text_msgs: pl.DataFrame, texts: pl.DataFrame, patterns: tuple) -> CountJob:
     query_hashes = set(text_msgs.filter(pl.col("component") == "query").get_column("text_hash").unique().to_list())
-    counts = count_text_table(text_msgs.select("text_hash", "encoding"), texts, query_hashes, patterns)
+    return CountJob(text_msgs.select("text_hash", "encoding"), texts, query_hashes, patterns)
+
+
+def _per_request_tokens(text_msgs: pl.DataFrame, media: pl.DataFrame, counts: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Raw token counts per request and component; and the message-level rows (for repeated texts)."""
     rows = text_msgs.join(counts, on=["text_hash", "encoding"], how="left").with_columns(
         context_tokens=pl.when(pl.col("component") == "query").then(pl.col("context_tokens")).otherwise(0)
     )
@@ -235,13 +240,42 @@ def attribute(
     Also returns the message parts with their calibrated token counts (`tokens`) and the
     retrieved-context part of query messages (`context_tokens`), for the levers.
     """
-    models = priced.select("model").unique().sort("model", nulls_last=True).get_column("model").to_list()
-    choices = {m: encoding_for_model(m) for m in models}
-    model_enc = pl.DataFrame(
-        {"model": models, "encoding": [choices[m].encoding for m in models], "exact": [choices[m].exact for m in models]},
-        schema={"model": pl.String, "encoding": pl.String, "exact": pl.Boolean},
-    )
-    per_request, rows = _per_request_tokens(priced, messages, texts, model_enc, patterns)
+    return PendingAttribution(priced, messages, texts, patterns).finish()
+
+
+class PendingAttribution:
+    """An attribution whose token counting has started (on the other cores when the volume pays).
+
+    ``prompt_parts`` (the message parts `attribute` returns, without token counts) is ready at once,
+    for work that can go on meanwhile; `finish` waits for the counts and completes the attribution.
+    """
+
+    def __init__(self, priced: pl.DataFrame, messages: pl.DataFrame, texts: pl.DataFrame, patterns: tuple = ()) -> None:
+        models = priced.select("model").unique().sort("model", nulls_last=True).get_column("model").to_list()
+        self._choices = {m: encoding_for_model(m) for m in models}
+        self._models = models
+        self._model_enc = pl.DataFrame(
+            {"model": models, "encoding": [self._choices[m].encoding for m in models],
+             "exact": [self._choices[m].exact for m in models]},
+            schema={"model": pl.String, "encoding": pl.String, "exact": pl.Boolean},
+        )
+        self._priced, self._texts = priced, texts
+        self._text_msgs, self._media = _prompt_parts(priced, messages, self._model_enc)
+        self._job = _start_counts(self._text_msgs, texts, patterns)
+        self.prompt_parts = self._text_msgs.select("request_id", "seq", "role", "kind", "component", "text_hash")
+
+    def cancel(self) -> None:
+        """Stop counting (the attribution is no longer wanted)."""
+        self._job.cancel()
+
+    def finish(self) -> tuple[Attribution, pl.DataFrame]:
+        """The attribution, and the message parts with calibrated `tokens` and `context_tokens`."""
+        per_request, rows = _per_request_tokens(self._text_msgs, self._media, self._job.result())
+        return _finish(self._priced, self._texts, self._model_enc, self._models, self._choices, per_request, rows)
+
+
+def _finish(priced: pl.DataFrame, texts: pl.DataFrame, model_enc: pl.DataFrame, models: list[str | None],
+            choices: dict, per_request: pl.DataFrame, rows: pl.DataFrame) -> tuple[Attribution, pl.DataFrame]:
     zero_cols = [c for c in per_request.columns if c != "request_id"]
     joined = priced.filter(pl.col("cost_source") == "computed").join(per_request, on="request_id", how="left") \
         .with_columns(pl.col(c).fill_null(0) for c in zero_cols)

@@ -25,8 +25,8 @@ SLICE_CHARS = 16_000_000
 COUNT_SCHEMA: dict[str, Any] = {"text_hash": pl.String, "encoding": pl.String, "tokens": pl.Int64,
                                 "context_tokens": pl.Int64, "context_hash": pl.String, "context_excerpt": pl.String}
 
-_shared: tuple[pl.DataFrame, str, set[str], tuple] | None = None
-"""(texts, encoding, context hashes, patterns) of the table being counted: forked workers inherit it."""
+_shared: tuple[list[tuple[str, pl.DataFrame]], set[str], tuple] | None = None
+"""([(encoding, texts)], context hashes, patterns) of the tables being counted: forked workers inherit it."""
 
 
 def _count_chunk(args: tuple[str, list[str]]) -> list[int]:
@@ -54,12 +54,14 @@ def count_tokens(texts: Sequence[str], encoding: str, processes: int | None = No
     return [count for part in parts for count in part]
 
 
-def _count_slice(bounds: tuple[int, int]) -> pl.DataFrame:
-    """Counts for rows [start, start + length) of the shared table."""
+def _count_slice(task: tuple[int, tuple[int, int]]) -> pl.DataFrame:
+    """Counts for rows [start, start + length) of one of the shared tables."""
     from llmaudit.table import text_hash
 
     assert _shared is not None
-    table, encoding, context_hashes, patterns = _shared
+    groups, context_hashes, patterns = _shared
+    index, bounds = task
+    encoding, table = groups[index]
     part = table.slice(*bounds)
     hashes = part.get_column("text_hash").to_list()
     enc = load_encoding(encoding)
@@ -90,30 +92,61 @@ def _slices(chars: list[int], parts: int) -> list[tuple[int, int]]:
     return bounds
 
 
+class CountJob:
+    """Token counts being computed (by worker processes when the volume pays for them); `result` waits."""
+
+    def __init__(self, pairs: pl.DataFrame, texts: pl.DataFrame, context_hashes: set[str],
+                 patterns: tuple = (), processes: int | None = None) -> None:
+        global _shared
+        processes = processes or os.cpu_count() or 1
+        joined = pairs.unique().join(texts.select("text_hash", "text"), on="text_hash", how="left")
+        groups = [(str(encoding), group) for (encoding,), group in joined.group_by(["encoding"], maintain_order=True)]
+        chars = [group.get_column("text").str.len_chars().fill_null(0).to_list() for _, group in groups]
+        parallel = processes > 1 and sum(map(sum, chars)) >= PARALLEL_MIN_CHARS
+        self._tasks = [(index, bounds) for index, sizes in enumerate(chars)
+                       for bounds in _slices(sizes, processes * 4 if parallel else 1)]
+        for encoding, _ in groups:
+            load_encoding(encoding)  # forked workers inherit the loaded ranks
+        self._frames: list[pl.DataFrame] | None = None
+        self._pool: Any = None
+        self._running: Any = None
+        _shared = (groups, context_hashes, patterns)
+        if parallel:
+            # Forked now, the workers count while this process goes on (levers that need no token count).
+            self._pool = multiprocessing.get_context("fork").Pool(processes)
+            self._running = self._pool.map_async(_count_slice, self._tasks, chunksize=1)
+
+    def cancel(self) -> None:
+        """Stop the workers (the counts are no longer wanted)."""
+        global _shared
+        if self._pool is not None:
+            self._pool.terminate()
+            self._pool.join()
+            self._pool = self._running = None
+        _shared = None
+
+    def result(self) -> pl.DataFrame:
+        """text_hash, encoding, tokens, context_tokens, context_hash, context_excerpt per unique pair."""
+        global _shared
+        if self._frames is None:
+            try:
+                if self._running is not None:
+                    self._frames = self._running.get()
+                else:
+                    self._frames = [_count_slice(task) for task in self._tasks]
+            finally:
+                if self._pool is not None:
+                    self._pool.close()
+                    self._pool.join()
+                self._pool = self._running = None
+                _shared = None
+        return pl.concat(self._frames) if self._frames else pl.DataFrame(schema=COUNT_SCHEMA)
+
+
 def count_text_table(pairs: pl.DataFrame, texts: pl.DataFrame, context_hashes: set[str],
                      patterns: tuple = (), processes: int | None = None) -> pl.DataFrame:
     """Tokens for each unique (text_hash, encoding) pair, plus the retrieved-context part of user queries.
 
     Returns text_hash, encoding, tokens, context_tokens, context_hash, context_excerpt.
     """
-    global _shared
-    processes = processes or os.cpu_count() or 1
-    joined = pairs.unique().join(texts.select("text_hash", "text"), on="text_hash", how="left")
-    frames = []
-    for (encoding,), group in joined.group_by(["encoding"], maintain_order=True):
-        chars = group.get_column("text").str.len_chars().fill_null(0).to_list()
-        parallel = processes > 1 and sum(chars) >= PARALLEL_MIN_CHARS
-        bounds = _slices(chars, processes * 4 if parallel else 1)
-        load_encoding(str(encoding))  # forked workers inherit the loaded ranks
-        _shared = (group, str(encoding), context_hashes, patterns)
-        try:
-            if parallel:
-                with multiprocessing.get_context("fork").Pool(processes) as pool:
-                    frames += pool.map(_count_slice, bounds, chunksize=1)
-            else:
-                frames += [_count_slice(b) for b in bounds]
-        finally:
-            _shared = None
-    if not frames:
-        return pl.DataFrame(schema=COUNT_SCHEMA)
-    return pl.concat(frames)
+    return CountJob(pairs, texts, context_hashes, patterns, processes).result()

@@ -9,6 +9,8 @@ last piece).
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import polars as pl
@@ -102,3 +104,20 @@ def test_real_batch_halves_in_different_pieces_are_joined(shared_data: Path, mon
     assert (alone.records_read, alone.requests, alone.duplicates, alone.rejected) == (1316, 658, 658, 0)
     for mine, theirs in zip(_frames(split_builder), _frames(alone_builder), strict=True):
         assert mine.equals(theirs)
+
+
+def test_a_script_without_a_main_guard_is_read_in_one_process(tmp_path: Path) -> None:
+    log = corpus.build_case(corpus.VARIANTS_BY_NAME["openai_chat"], "clean", tmp_path / "c").files[0]
+    script = tmp_path / "unguarded.py"
+    script.write_text(
+        "from llmaudit.ingest import parallel\n"
+        "parallel.PARALLEL_MIN_BYTES = 0\n"
+        "from llmaudit.ingest.pipeline import ingest_files\n"
+        "from llmaudit.ingest.source import expand_inputs\n"
+        "from llmaudit.table import TableBuilder\n"
+        f"print(parallel.worth_parallel(expand_inputs([{str(log)!r}])), "
+        f"ingest_files(expand_inputs([{str(log)!r}]), TableBuilder()).requests)\n"
+    )
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split()[0] == "False" and int(done.stdout.split()[1]) > 0
