@@ -52,8 +52,7 @@ class Levers:
         self.exact_hits = 0
         self.words = HashingVectorizer(analyzer="word", ngram_range=(1, 2), n_features=DIMENSIONS, alternate_sign=False)
         self.chars = HashingVectorizer(analyzer="char_wb", ngram_range=(3, 5), n_features=DIMENSIONS, alternate_sign=False)
-        self.vectors: dict[str, list[np.ndarray]] = defaultdict(list)
-        self.matrix: dict[str, np.ndarray] = {}
+        self.index: dict[str, tuple[np.ndarray, int]] = {}
         self.semantic_hits = 0
         self.previous_prompt: dict[str, list[int]] = {}
         self.cacheable_tokens = 0
@@ -84,15 +83,14 @@ class Levers:
         vector = np.asarray(self.words.transform([question]).todense() + self.chars.transform([question[:500]]).todense(),
                             dtype=np.float32).ravel()
         vector /= np.linalg.norm(vector) or 1.0
-        cached = self.vectors[scope]
-        if cached:
-            matrix = self.matrix.get(scope)
-            if matrix is None or len(matrix) != len(cached):
-                matrix = self.matrix[scope] = np.vstack(cached) if matrix is None else np.vstack([matrix, cached[len(matrix):]])
-            if float((matrix @ vector).max()) >= SEMANTIC_THRESHOLD:
-                self.semantic_hits += 1
-                return
-        cached.append(vector)
+        matrix, size = self.index.get(scope, (np.empty((0, DIMENSIONS), dtype=np.float32), 0))
+        if size and float((matrix[:size] @ vector).max()) >= SEMANTIC_THRESHOLD:
+            self.semantic_hits += 1
+            return
+        if size == len(matrix):  # a flat index: append, doubling its capacity when full
+            matrix = np.vstack([matrix, np.empty((max(size, 64), DIMENSIONS), dtype=np.float32)])
+        matrix[size] = vector
+        self.index[scope] = (matrix, size + 1)
 
     def summary(self) -> dict[str, int]:
         return {"exact_hits": self.exact_hits, "semantic_hits": self.semantic_hits,

@@ -334,7 +334,7 @@ class TableBuilder:
         return self._kept(self.message_chunks, MESSAGE_SCHEMA)
 
     def texts_frame(self) -> pl.DataFrame:
-        """Unique texts by hash, in order of first appearance."""
+        """Unique texts by hash, in order of first appearance: those of the copies kept."""
         self._flush_texts()
         if not self.text_chunks:
             return pl.DataFrame(schema=TEXT_SCHEMA)
@@ -344,6 +344,12 @@ class TableBuilder:
             self.text_chunks = [self.text_chunks[0].unique("text_hash", keep="first", maintain_order=True)]
             self.seen_texts.update(self.text_chunks[0].get_column("text_hash").to_list())
             self.texts_may_repeat = False
+        if len(self.best_copy) != self.copies:
+            # Some copies were superseded: only the texts of the copies kept, whatever the order they came in.
+            requests = self.requests_frame()
+            used = pl.concat([self.messages_frame().get_column("text_hash"), requests.get_column("tools_hash"),
+                              requests.get_column("output_hash")]).drop_nulls()
+            return self.text_chunks[0].filter(pl.col("text_hash").is_in(used.implode()))
         return self.text_chunks[0]
 
 

@@ -84,6 +84,7 @@ class AnthropicBatchReader(Reader):
         "cache_write_tokens", "cache_write_1h_tokens", "output_tokens", "metadata", "messages", "tools", "output_text",
     )
     independent_records = True
+    joins_halves = True
 
     def sniff(self, sample: Sample) -> int:
         if sample.kind not in self.containers or not sample.records:

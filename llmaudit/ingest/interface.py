@@ -32,6 +32,9 @@ class Reader(ABC):
     """True when `parse` keeps nothing from one record to the next (no session, no de-duplication
     state): a big file may then be cut at line boundaries and its pieces parsed on several cores.
     Halves of split requests (``join_key``) are still joined across pieces by the pipeline."""
+    joins_halves: ClassVar[bool] = False
+    """True when the format logs one request in two halves (``join_key``: batch input and output
+    lines): such inputs are read in one process, where every half meets its other half in order."""
 
     @abstractmethod
     def sniff(self, sample: Sample) -> int:

@@ -43,6 +43,7 @@ class OpenAIBatchReader(Reader):
         "output_tokens", "reasoning_tokens", "messages", "tools", "output_text",
     )
     independent_records = True
+    joins_halves = True
 
     def sniff(self, sample: Sample) -> int:
         if sample.kind != "jsonl" or not sample.records:

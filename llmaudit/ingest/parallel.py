@@ -18,6 +18,7 @@ import os
 import sys
 import tempfile
 from collections import Counter
+from concurrent.futures import ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -145,21 +146,30 @@ def _read_piece(index: int) -> PieceResult:
 
 
 def ingest_parallel(ingestor: Ingestor, files: list[SourceFile], on_progress: Observer | None) -> None:
-    """Read ``files`` into the ingestor's builder with one worker process per core (no `finish`)."""
+    """Read ``files`` into the ingestor's builder with one worker process per core (no `finish`).
+
+    Inputs with request halves to join (batch files) are read in this process: a half may wait for
+    its other half across files, and which of two same-key halves meets it depends on the order.
+    A worker that dies (killed, out of memory) ends the run with an error rather than a wait.
+    """
     workers = cores()
     pieces = plan(ingestor, files, workers)
+    if len(pieces) < 2 or any(piece.reader.joins_halves for piece in pieces):
+        for source, reader, kind in dict.fromkeys((p.source, p.reader, p.kind) for p in pieces):
+            ingestor.report.files.append(ingestor.read_span(source, reader, kind))
+        return
     context = multiprocessing.get_context(START_METHOD)
     context.set_forkserver_preload(["llmaudit.ingest.parallel"])
-    counters = context.RawArray("q", max(len(pieces), 1))
+    counters = context.RawArray("q", len(pieces))
     builder = ingestor.builder
     keys = (builder.feature_keys, builder.user_keys, builder.team_keys)
-    with tempfile.TemporaryDirectory(prefix="llmaudit-ingest-") as folder:
-        with context.Pool(min(workers, max(len(pieces), 1)), _start, (pieces, keys, counters, folder)) as pool:
-            running = pool.map_async(_read_piece, range(len(pieces)), chunksize=1)
-            while not running.ready():
-                running.wait(POLL_SECONDS)
-                _report_progress(pieces, counters, on_progress)
-            results = running.get()
+    with tempfile.TemporaryDirectory(prefix="llmaudit-ingest-") as folder, ProcessPoolExecutor(
+        min(workers, len(pieces)), mp_context=context, initializer=_start, initargs=(pieces, keys, counters, folder),
+    ) as pool:
+        futures = [pool.submit(_read_piece, index) for index in range(len(pieces))]
+        while wait(futures, timeout=POLL_SECONDS).not_done:
+            _report_progress(pieces, counters, on_progress)
+        results = [future.result() for future in futures]  # BrokenProcessPool when a worker died
         # Read before the folder goes (polars may map the files; a mapping outlives their deletion).
         _absorb_all(ingestor, pieces, results)
 
@@ -196,7 +206,7 @@ def _absorb_all(ingestor: Ingestor, pieces: list[Piece], results: list[PieceResu
         report.skipped += part.skipped
         report.skipped_reasons.update(part.skipped_reasons)
         for reject in part.rejects:
-            report.reject(reject.file, reject.line + offset, reject.reason)
+            report.reject(reject.file, reject.line + offset if reject.line else 0, reject.reason)
         report.rejected += part.rejected - len(part.rejects)  # those beyond the listed ones
         counts.update({"read": result.summary.records, "requests": new, "rejected": result.summary.rejected,
                        "skipped": result.summary.skipped})

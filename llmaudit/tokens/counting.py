@@ -11,6 +11,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 from collections.abc import Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any
 
 import polars as pl
@@ -25,8 +26,8 @@ SLICE_CHARS = 16_000_000
 COUNT_SCHEMA: dict[str, Any] = {"text_hash": pl.String, "encoding": pl.String, "tokens": pl.Int64,
                                 "context_tokens": pl.Int64, "context_hash": pl.String, "context_excerpt": pl.String}
 
-_shared: tuple[list[tuple[str, pl.DataFrame]], set[str], tuple] | None = None
-"""([(encoding, texts)], context hashes, patterns) of the tables being counted: forked workers inherit it."""
+_jobs: dict[int, tuple[list[tuple[str, pl.DataFrame]], set[str], tuple]] = {}
+"""Job id -> ([(encoding, texts)], context hashes, patterns) of the tables being counted: forked workers inherit it."""
 
 
 def _count_chunk(args: tuple[str, list[str]]) -> list[int]:
@@ -54,13 +55,12 @@ def count_tokens(texts: Sequence[str], encoding: str, processes: int | None = No
     return [count for part in parts for count in part]
 
 
-def _count_slice(task: tuple[int, tuple[int, int]]) -> pl.DataFrame:
-    """Counts for rows [start, start + length) of one of the shared tables."""
+def _count_slice(task: tuple[int, int, tuple[int, int]]) -> pl.DataFrame:
+    """Counts for rows [start, start + length) of one of a job's tables."""
     from llmaudit.table import text_hash
 
-    assert _shared is not None
-    groups, context_hashes, patterns = _shared
-    index, bounds = task
+    job, index, bounds = task
+    groups, context_hashes, patterns = _jobs[job]
     encoding, table = groups[index]
     part = table.slice(*bounds)
     hashes = part.get_column("text_hash").to_list()
@@ -93,53 +93,51 @@ def _slices(chars: list[int], parts: int) -> list[tuple[int, int]]:
 
 
 class CountJob:
-    """Token counts being computed (by worker processes when the volume pays for them); `result` waits."""
+    """Token counts being computed (by worker processes when the volume pays for them); `result` waits.
+
+    The workers are forked when the job starts, so the process goes on meanwhile (the levers that need
+    no token count). A worker that dies makes `result` raise (BrokenProcessPool) rather than wait.
+    """
 
     def __init__(self, pairs: pl.DataFrame, texts: pl.DataFrame, context_hashes: set[str],
                  patterns: tuple = (), processes: int | None = None) -> None:
-        global _shared
         processes = processes or os.cpu_count() or 1
         joined = pairs.unique().join(texts.select("text_hash", "text"), on="text_hash", how="left")
         groups = [(str(encoding), group) for (encoding,), group in joined.group_by(["encoding"], maintain_order=True)]
         chars = [group.get_column("text").str.len_chars().fill_null(0).to_list() for _, group in groups]
         parallel = processes > 1 and sum(map(sum, chars)) >= PARALLEL_MIN_CHARS
-        self._tasks = [(index, bounds) for index, sizes in enumerate(chars)
+        self._id = id(self)
+        self._tasks = [(self._id, index, bounds) for index, sizes in enumerate(chars)
                        for bounds in _slices(sizes, processes * 4 if parallel else 1)]
         for encoding, _ in groups:
             load_encoding(encoding)  # forked workers inherit the loaded ranks
+        _jobs[self._id] = (groups, context_hashes, patterns)
         self._frames: list[pl.DataFrame] | None = None
-        self._pool: Any = None
-        self._running: Any = None
-        _shared = (groups, context_hashes, patterns)
+        self._pool: ProcessPoolExecutor | None = None
+        self._futures: list[Future[pl.DataFrame]] = []
         if parallel:
-            # Forked now, the workers count while this process goes on (levers that need no token count).
-            self._pool = multiprocessing.get_context("fork").Pool(processes)
-            self._running = self._pool.map_async(_count_slice, self._tasks, chunksize=1)
+            self._pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork"))
+            self._futures = [self._pool.submit(_count_slice, task) for task in self._tasks]
 
     def cancel(self) -> None:
         """Stop the workers (the counts are no longer wanted)."""
-        global _shared
         if self._pool is not None:
-            self._pool.terminate()
-            self._pool.join()
-            self._pool = self._running = None
-        _shared = None
+            for future in self._futures:
+                future.cancel()
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+        _jobs.pop(self._id, None)
 
     def result(self) -> pl.DataFrame:
         """text_hash, encoding, tokens, context_tokens, context_hash, context_excerpt per unique pair."""
-        global _shared
         if self._frames is None:
             try:
-                if self._running is not None:
-                    self._frames = self._running.get()
+                if self._pool is not None:
+                    self._frames = [future.result() for future in self._futures]
                 else:
                     self._frames = [_count_slice(task) for task in self._tasks]
             finally:
-                if self._pool is not None:
-                    self._pool.close()
-                    self._pool.join()
-                self._pool = self._running = None
-                _shared = None
+                self.cancel()
         return pl.concat(self._frames) if self._frames else pl.DataFrame(schema=COUNT_SCHEMA)
 
 

@@ -8,6 +8,7 @@ last piece).
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -90,20 +91,40 @@ def test_line_numbers_of_later_pieces_are_the_file_s(tmp_path: Path, monkeypatch
     assert sorted(lines) == list(range(1, total))
 
 
-def test_real_batch_halves_in_different_pieces_are_joined(shared_data: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_real_batch_files_are_read_in_one_process(shared_data: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Which of two same-key halves meets an output depends on reading order: batch inputs are not split."""
     folder = shared_data / "openai_batch"
     files = [folder / "batch-output-expansion.jsonl", folder / "batch-input-expansion.jsonl"]
     alone, alone_builder = _ingest(files, pieces=False, monkeypatch=monkeypatch)
     with monkeypatch.context() as patch:
-        planned: list[int] = []
-        real_plan = parallel.plan
-        patch.setattr(parallel, "plan", lambda *args: planned.append(len(pieces := real_plan(*args))) or pieces)
+        patch.setattr(parallel, "ProcessPoolExecutor", None)  # any worker would fail the test
         split, split_builder = _ingest(files, pieces=True, monkeypatch=monkeypatch)
-    assert planned[0] > 100  # hundreds of pieces: most halves meet only in the parent
     assert (split.records_read, split.requests, split.duplicates, split.rejected) == (1316, 658, 658, 0)
     assert (alone.records_read, alone.requests, alone.duplicates, alone.rejected) == (1316, 658, 658, 0)
+    assert split.files == alone.files
     for mine, theirs in zip(_frames(split_builder), _frames(alone_builder), strict=True):
         assert mine.equals(theirs)
+
+
+def test_a_worse_copy_in_a_later_piece_adds_no_text(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One process never stores the texts of a copy worse than one already kept; a later piece cannot know."""
+    lines = []
+    for n, (prompt, tokens) in enumerate([("hello", 50), ("filler one", 10), ("filler two", 10), ("another prompt", 5)]):
+        lines.append(json.dumps({
+            "timestamp": f"2026-11-0{n + 1}T10:00:00Z", "status_code": 200,
+            "request": {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": prompt}]},
+            "response": {"id": "r1" if n in (0, 3) else f"r{n + 10}", "object": "chat.completion", "model": "gpt-4o-mini",
+                         "choices": [{"index": 0, "message": {"role": "assistant", "content": f"answer {n}"},
+                                      "finish_reason": "stop"}],
+                         "usage": {"prompt_tokens": tokens, "completion_tokens": 3, "total_tokens": tokens + 3}},
+        }))
+    log = tmp_path / "log.jsonl"
+    log.write_text("\n".join(lines) + "\n")
+    alone, alone_builder = _ingest([log], pieces=False, monkeypatch=monkeypatch)
+    split, split_builder = _ingest([log], pieces=True, monkeypatch=monkeypatch)
+    assert (split.requests, split.duplicates) == (alone.requests, alone.duplicates) == (3, 1)
+    texts = [frame.get_column("text").to_list() for frame in (alone_builder.texts_frame(), split_builder.texts_frame())]
+    assert "another prompt" not in texts[0] and sorted(texts[0]) == sorted(texts[1])
 
 
 def test_a_script_without_a_main_guard_is_read_in_one_process(tmp_path: Path) -> None:
