@@ -1,12 +1,16 @@
 """Hashed n-gram counts of many texts at once, as CSR matrices (one row per text).
 
-The same features as scikit-learn's `HashingVectorizer` with ``analyzer="word"`` (lower-cased
-tokens of two or more word characters, then n-grams of them joined by a space) and
-``analyzer="char_wb"`` (character n-grams inside each whitespace-separated word padded with one
-space on each side, a word shorter than n giving no n-gram of that size), computed column-wise:
-words by polars in Rust, character windows by numpy over the texts' code points. Scikit-learn
-builds a Python list of every n-gram and hashes them one by one; here no per-n-gram Python object
-exists. Bucket numbers differ from scikit-learn's (another hash), so do collisions, by design rare.
+The features of scikit-learn's `HashingVectorizer` with ``analyzer="word"`` (lower-cased tokens
+of two or more word characters, then n-grams of them joined by a space) and ``analyzer="char_wb"``
+(character n-grams inside each whitespace-separated word padded with one space on each side),
+computed column-wise: words by polars in Rust, character windows by numpy over the texts' code
+points. Scikit-learn builds a Python list of every n-gram and hashes them one by one; here no
+per-n-gram Python object exists. Bucket numbers differ from scikit-learn's (another hash), so do
+collisions, by design rare. Known differences, none of which the encoder's settings (word 1-2,
+char 3-5) meet except the first: the Rust regex counts combining marks as word characters, so a
+word with a combining accent ("naïve" decomposed, Devanagari) stays one token where Python's
+splits it; a padded word shorter than the smallest n gives no n-gram here (scikit-learn emits it
+whole once; with n >= 3 no padded word is that short); a NUL character ends a word.
 """
 
 from __future__ import annotations
