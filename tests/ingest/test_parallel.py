@@ -142,3 +142,32 @@ def test_a_script_without_a_main_guard_is_read_in_one_process(tmp_path: Path) ->
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split()[0] == "False" and int(done.stdout.split()[1]) > 0
+
+
+def test_the_whole_audit_is_the_same_on_both_cores(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """audit.json from worker processes (pieces, token counting beside the levers) = from one process."""
+    import gzip
+
+    from llmaudit.tokens import counting
+    from tests.nasty.conftest import invoke_cli
+
+    samples = Path(__file__).resolve().parents[2] / "sample_logs"
+    plain = tmp_path / "openai_proxy.jsonl"  # uncompressed: cut into pieces
+    plain.write_bytes(gzip.decompress((samples / "openai_proxy.jsonl.gz").read_bytes()))
+    inputs = [str(plain), str(samples / "anthropic_messages.jsonl.gz"), str(samples / "litellm_spend_logs.csv.gz")]
+    audits, absorbed = [], []
+    real_absorb = parallel._absorb_all
+    monkeypatch.setattr(parallel, "_absorb_all", lambda ingestor, pieces, results:
+                        absorbed.append(len(pieces)) or real_absorb(ingestor, pieces, results))
+    for workers in (False, True):
+        with monkeypatch.context() as patch:
+            patch.setattr(parallel, "PARALLEL_MIN_BYTES", 0 if workers else 10**18)
+            patch.setattr(parallel, "PIECE_BYTES", 400_000)
+            patch.setattr(counting, "PARALLEL_MIN_CHARS", 0 if workers else 10**18)
+            run = invoke_cli(inputs, tmp_path / f"audit-{workers}.json")
+        assert run.exit_code in (0, 1), run.output
+        assert run.audit is not None
+        run.audit.pop("generated_at")
+        audits.append(json.dumps(run.audit, sort_keys=True))
+    assert audits[0] == audits[1]
+    assert absorbed and absorbed[0] > 3  # the worker path ran, with the plain file in several pieces
