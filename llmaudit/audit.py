@@ -41,6 +41,7 @@ def run_audit(config: AuditConfig, on_progress: Progress | None = None) -> Audit
     window = bd.window_of(priced)
     # Tokenizing the prompts runs on the other cores while the levers that need no token count run here.
     pending = PendingAttribution(priced, messages, texts, compile_patterns(config.context_patterns))
+    del messages, requests  # the attribution holds what it needs: the rest can go (memory follows unique text)
     prompt_texts = texts.select("text_hash", "text")
     finished: list[tuple[Attribution, pl.DataFrame]] = []
 

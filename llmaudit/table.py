@@ -287,6 +287,10 @@ class TableBuilder:
         kept = pl.Series("copy_no", [number for _, number in self.best_copy.values()], dtype=pl.Int64)
         return frame.filter(pl.col("copy_no").is_in(kept.implode())).drop("copy_no")
 
+    def reset(self) -> None:
+        """Forget everything added (the same keys): for reading the inputs again."""
+        self.__dict__.update(TableBuilder(self.feature_keys, self.user_keys, self.team_keys, chunk_rows=self.chunk_rows).__dict__)
+
     def export(self) -> BuilderPart:
         """Everything added so far, for another builder to `absorb` (built in a worker process)."""
         self._flush()

@@ -19,6 +19,7 @@ import sys
 import tempfile
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,9 @@ PIECE_BYTES = 128_000_000
 """About this much of a big JSONL file per piece (at least two pieces per core): bounds what a worker
 holds at once and keeps both cores busy to the end."""
 POLL_SECONDS = 0.25
+WORKER_FAILURES = (OSError, BrokenProcessPool)
+"""Failures of the workers' machinery (a full temp folder, a killed worker), not of the input: the
+caller reads the files again in one process. Bad input never raises; a bug still does."""
 START_METHOD = "forkserver"
 
 

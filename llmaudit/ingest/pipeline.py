@@ -219,12 +219,17 @@ def ingest_files(
     """Ingest every file into the builder; InputError for a file whose format cannot be detected."""
     if not files:
         raise InputError("no input files")
-    ingestor = Ingestor(builder, forced_reader, on_progress)
     from llmaudit.ingest import parallel  # it builds on this module
 
     if parallel.worth_parallel(files):
-        parallel.ingest_parallel(ingestor, files, on_progress)
-    else:
-        for source in files:
-            ingestor.read_file(source)
+        ingestor = Ingestor(builder, forced_reader, on_progress)
+        try:
+            parallel.ingest_parallel(ingestor, files, on_progress)
+            return ingestor.finish()
+        except parallel.WORKER_FAILURES:
+            # No room for the pieces' frames, or a worker killed: read again, in this process.
+            builder.reset()
+    ingestor = Ingestor(builder, forced_reader, on_progress)
+    for source in files:
+        ingestor.read_file(source)
     return ingestor.finish()

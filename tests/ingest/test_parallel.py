@@ -171,3 +171,19 @@ def test_the_whole_audit_is_the_same_on_both_cores(tmp_path: Path, monkeypatch: 
         audits.append(json.dumps(run.audit, sort_keys=True))
     assert audits[0] == audits[1]
     assert absorbed and absorbed[0] > 3  # the worker path ran, with the plain file in several pieces
+
+
+def test_failed_workers_fall_back_to_one_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A full temp folder or a killed worker is no reason to fail: the files are read again here."""
+    files = corpus.build_case(corpus.VARIANTS_BY_NAME["openai_chat"], "truncated_last_line", tmp_path).files
+    alone, alone_builder = _ingest(files, pieces=False, monkeypatch=monkeypatch)
+
+    def full_disk(*args: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(parallel, "_absorb_all", full_disk)
+    again, again_builder = _ingest(files, pieces=True, monkeypatch=monkeypatch)
+    assert (again.records_read, again.requests, again.duplicates, again.rejected, again.rejects, again.files) == \
+        (alone.records_read, alone.requests, alone.duplicates, alone.rejected, alone.rejects, alone.files)
+    for mine, theirs in zip(_frames(again_builder), _frames(alone_builder), strict=True):
+        assert mine.equals(theirs)
