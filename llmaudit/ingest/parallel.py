@@ -6,8 +6,8 @@ reader parses each record on its own (`Reader.independent_records`). Each worker
 deadlock in it) reads one piece at a time into its own
 `TableBuilder` and hands back the builder's frames, its reconciliation and the halves of
 split requests still waiting for their other half. The parent absorbs the pieces in input
-order, so the tables, the counts and the line numbers are those of reading the files one after
-another: a request id seen in two pieces is a duplicate like any other, and batch halves in
+order (each as soon as the pieces before it are in, while the workers go on), so the tables, the
+counts and the line numbers are those of reading the files one after another: a request id seen in two pieces is a duplicate like any other, and batch halves in
 different pieces are joined by the parent.
 """
 
@@ -18,7 +18,7 @@ import os
 import sys
 import tempfile
 from collections import Counter
-from concurrent.futures import ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -171,11 +171,19 @@ def ingest_parallel(ingestor: Ingestor, files: list[SourceFile], on_progress: Ob
         min(workers, len(pieces)), mp_context=context, initializer=_start, initargs=(pieces, keys, counters, folder),
     ) as pool:
         futures = [pool.submit(_read_piece, index) for index in range(len(pieces))]
-        while wait(futures, timeout=POLL_SECONDS).not_done:
-            _report_progress(pieces, counters, on_progress)
-        results = [future.result() for future in futures]  # BrokenProcessPool when a worker died
-        # Read before the folder goes (polars may map the files; a mapping outlives their deletion).
-        _absorb_all(ingestor, pieces, results)
+        absorber = _Absorber(ingestor)
+        try:
+            while absorber.absorbed < len(pieces):
+                wait(futures[absorber.absorbed:], timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
+                _report_progress(pieces, counters, on_progress)
+                while absorber.absorbed < len(pieces) and futures[absorber.absorbed].done():
+                    # result(): BrokenProcessPool when a worker died. Read before the folder goes (polars
+                    # may map the files; a mapping outlives their deletion).
+                    absorber.add(pieces[absorber.absorbed], futures[absorber.absorbed].result())
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)  # the pieces not started are dropped
+            raise
+        absorber.close()
 
 
 def _report_progress(pieces: list[Piece], counters: Any, on_progress: Observer | None) -> None:
@@ -189,20 +197,31 @@ def _report_progress(pieces: list[Piece], counters: Any, on_progress: Observer |
             on_progress(name, records)
 
 
-def _absorb_all(ingestor: Ingestor, pieces: list[Piece], results: list[PieceResult]) -> None:
-    """Merge the pieces into the ingestor in input order, as a sequential read would have counted them."""
-    report = ingestor.report
-    summaries: dict[str, Counter[str]] = {}
-    formats: dict[str, str] = {}
-    lines_before: Counter[str] = Counter()
-    for piece, result in zip(pieces, results, strict=True):
+class _Absorber:
+    """Merges finished pieces into the ingestor in input order, as a sequential read would have counted them.
+
+    Pieces are absorbed as soon as every piece before them is done, while the workers go on.
+    """
+
+    def __init__(self, ingestor: Ingestor) -> None:
+        self.ingestor = ingestor
+        self.absorbed = 0
+        self._summaries: dict[str, Counter[str]] = {}
+        self._formats: dict[str, str] = {}
+        self._lines_before: Counter[str] = Counter()
+
+    def add(self, piece: Piece, result: PieceResult) -> None:
+        """Absorb the next piece (pieces must come in input order)."""
+        ingestor, report = self.ingestor, self.ingestor.report
         name = piece.source.name
-        offset = lines_before[name]
-        lines_before[name] += result.lines
-        counts = summaries.setdefault(name, Counter())
-        formats.setdefault(name, result.summary.format)
+        offset = self._lines_before[name]
+        self._lines_before[name] += result.lines
+        counts = self._summaries.setdefault(name, Counter())
+        self._formats.setdefault(name, result.summary.format)
         requests, messages, texts = (pl.read_ipc(path) for path in result.frames)
         new = ingestor.builder.absorb(BuilderPart(requests, messages, texts, result.best_copy, result.copies), offset)
+        for path in result.frames:
+            os.unlink(path)  # the frames are read: the temp folder holds only what is still to absorb
         part = result.report
         report.records_read += part.records_read
         report.requests += new
@@ -217,6 +236,10 @@ def _absorb_all(ingestor: Ingestor, pieces: list[Piece], results: list[PieceResu
         for half in result.pending:
             half.record.source_line += offset
             ingestor._join(half.record, half.source_format, half.source_file, counts)
-    for name, counts in summaries.items():
-        report.files.append(FileSummary(name, formats[name], counts["read"], counts["requests"], counts["rejected"],
-                                        counts["skipped"]))
+        self.absorbed += 1
+
+    def close(self) -> None:
+        """The per-file summaries, once every piece is in."""
+        for name, counts in self._summaries.items():
+            self.ingestor.report.files.append(FileSummary(
+                name, self._formats[name], counts["read"], counts["requests"], counts["rejected"], counts["skipped"]))

@@ -156,9 +156,8 @@ def test_the_whole_audit_is_the_same_on_both_cores(tmp_path: Path, monkeypatch: 
     plain.write_bytes(gzip.decompress((samples / "openai_proxy.jsonl.gz").read_bytes()))
     inputs = [str(plain), str(samples / "anthropic_messages.jsonl.gz"), str(samples / "litellm_spend_logs.csv.gz")]
     audits, absorbed = [], []
-    real_absorb = parallel._absorb_all
-    monkeypatch.setattr(parallel, "_absorb_all", lambda ingestor, pieces, results:
-                        absorbed.append(len(pieces)) or real_absorb(ingestor, pieces, results))
+    real_close = parallel._Absorber.close
+    monkeypatch.setattr(parallel._Absorber, "close", lambda self: absorbed.append(self.absorbed) or real_close(self))
     for workers in (False, True):
         with monkeypatch.context() as patch:
             patch.setattr(parallel, "PARALLEL_MIN_BYTES", 0 if workers else 10**18)
@@ -181,7 +180,7 @@ def test_failed_workers_fall_back_to_one_process(tmp_path: Path, monkeypatch: py
     def full_disk(*args: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(parallel, "_absorb_all", full_disk)
+    monkeypatch.setattr(parallel._Absorber, "add", full_disk)
     again, again_builder = _ingest(files, pieces=True, monkeypatch=monkeypatch)
     assert (again.records_read, again.requests, again.duplicates, again.rejected, again.rejects, again.files) == \
         (alone.records_read, alone.requests, alone.duplicates, alone.rejected, alone.rejects, alone.files)
