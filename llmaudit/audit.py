@@ -20,7 +20,7 @@ from llmaudit.pricing import PriceResolver, compute_costs, load_price_overrides,
 from llmaudit.result import SCHEMA_VERSION, AuditResult, IngestSummary
 from llmaudit.store import Store
 from llmaudit.table import TableBuilder, empty_requests
-from llmaudit.tokens.attribution import Attribution, PendingAttribution
+from llmaudit.tokens.attribution import PendingAttribution
 from llmaudit.tokens.context_blocks import compile_patterns
 
 Progress = Callable[[str, int], None]
@@ -43,16 +43,14 @@ def run_audit(config: AuditConfig, on_progress: Progress | None = None) -> Audit
     pending = PendingAttribution(priced, messages, texts, compile_patterns(config.context_patterns))
     del messages, requests  # the attribution holds what it needs: the rest can go (memory follows unique text)
     prompt_texts = texts.select("text_hash", "text")
-    finished: list[tuple[Attribution, pl.DataFrame]] = []
 
     def with_tokens() -> AnalysisContext:
-        finished.append(pending.finish())
-        return AnalysisContext(priced, finished[0][1], prompt_texts, window.days, config.levers)
+        return AnalysisContext(priced, pending.finish()[1], prompt_texts, window.days, config.levers)
 
     try:
         levers = run_levers_in_two_steps(
             AnalysisContext(priced, pending.prompt_parts, prompt_texts, window.days, config.levers), with_tokens)
-        attribution = (finished[0] if finished else pending.finish())[0]
+        attribution = pending.finish()[0]
     finally:
         pending.cancel()
     return AuditResult(

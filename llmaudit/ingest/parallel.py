@@ -3,12 +3,11 @@
 The work is cut into pieces: a whole file, or a byte range of an uncompressed JSONL file whose
 reader parses each record on its own (`Reader.independent_records`). Each worker process
 (started from a fork server: a process forked from one that has run polars' thread pool can
-deadlock in it) reads one piece at a time into its own
-`TableBuilder` and hands back the builder's frames, its reconciliation and the halves of
-split requests still waiting for their other half. The parent absorbs the pieces in input
-order (each as soon as the pieces before it are in, while the workers go on), so the tables, the
-counts and the line numbers are those of reading the files one after another: a request id seen in two pieces is a duplicate like any other, and batch halves in
-different pieces are joined by the parent.
+deadlock in it) reads one piece at a time into its own `TableBuilder` and hands back the
+builder's frames and its reconciliation. The parent absorbs the pieces in input order (each as soon as the pieces before it are in, while the workers go on), so the tables, the
+counts and the line numbers are those of reading the files one after another: a request id seen
+in two pieces is a duplicate like any other. Request halves (batch input and output lines) are
+joined in one process: which of two same-key halves meets its other half depends on the order.
 """
 
 from __future__ import annotations
@@ -20,14 +19,14 @@ import tempfile
 from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
 from llmaudit.ingest.interface import Reader
-from llmaudit.ingest.pipeline import FileSummary, Ingestor, IngestReport, Observer, _PendingJoin
+from llmaudit.ingest.pipeline import FileSummary, Ingestor, IngestReport, Observer
 from llmaudit.ingest.source import SourceFile, count_lines, is_compressed, line_spans
 from llmaudit.table import BuilderPart, TableBuilder
 
@@ -37,9 +36,15 @@ PIECE_BYTES = 128_000_000
 """About this much of a big JSONL file per piece (at least two pieces per core): bounds what a worker
 holds at once and keeps both cores busy to the end."""
 POLL_SECONDS = 0.25
-WORKER_FAILURES = (OSError, BrokenProcessPool)
-"""Failures of the workers' machinery (a full temp folder, a killed worker), not of the input: the
-caller reads the files again in one process. Bad input never raises; a bug still does."""
+
+
+class HalvesInPiece(RuntimeError):
+    """A piece held request halves (a reader that does not declare `Reader.joins_halves`)."""
+
+
+WORKER_FAILURES = (OSError, BrokenProcessPool, HalvesInPiece)
+"""Why the workers' reading cannot stand (a full temp folder, a killed worker, request halves to join):
+the caller reads the files again in one process. Bad input never raises; a bug still does."""
 START_METHOD = "forkserver"
 
 
@@ -65,8 +70,6 @@ class PieceResult:
     summary: FileSummary
     lines: int
     """Lines in the piece (for the line numbers of the pieces after it)."""
-    pending: list[_PendingJoin] = field(default_factory=list)
-    """Halves of split requests not joined inside the piece, in arrival order."""
 
 Keys = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]
 _shared: tuple[list[Piece], Keys, Any, str] | None = None
@@ -140,13 +143,14 @@ def _read_piece(index: int) -> PieceResult:
     ingestor = Ingestor(builder, piece.reader, progress)
     summary = ingestor.read_span(piece.source, piece.reader, piece.kind, piece.span)
     counters[index] = summary.records
-    pending = sorted([*ingestor._partials.values(), *ingestor._fulls.values()], key=lambda half: half.record.source_line)
+    if ingestor.halves:
+        raise HalvesInPiece(f"{piece.source.name}: {ingestor.halves} request halves to join, read in one process")
     lines = count_lines(piece.source, piece.span) if piece.span is not None else 0
     part = builder.export()
     frames = tuple(os.path.join(folder, f"{index}-{name}.arrow") for name in ("requests", "messages", "texts"))
     for frame, path in zip((part.requests, part.messages, part.texts), frames, strict=True):
         frame.write_ipc(path, compression="uncompressed")
-    return PieceResult(frames, part.best_copy, part.copies, ingestor.report, summary, lines, pending)  # type: ignore[arg-type]
+    return PieceResult(frames, part.best_copy, part.copies, ingestor.report, summary, lines)  # type: ignore[arg-type]
 
 
 def ingest_parallel(ingestor: Ingestor, files: list[SourceFile], on_progress: Observer | None) -> None:
@@ -233,9 +237,6 @@ class _Absorber:
         report.rejected += part.rejected - len(part.rejects)  # those beyond the listed ones
         counts.update({"read": result.summary.records, "requests": new, "rejected": result.summary.rejected,
                        "skipped": result.summary.skipped})
-        for half in result.pending:
-            half.record.source_line += offset
-            ingestor._join(half.record, half.source_format, half.source_file, counts)
         self.absorbed += 1
 
     def close(self) -> None:

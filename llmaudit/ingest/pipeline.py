@@ -107,6 +107,8 @@ class Ingestor:
     report: IngestReport = field(default_factory=IngestReport)
     _partials: dict[str, _PendingJoin] = field(default_factory=dict)
     _fulls: dict[str, _PendingJoin] = field(default_factory=dict)
+    halves: int = 0
+    """Request halves seen (records with a ``join_key``): joining them depends on reading order."""
 
     def read_file(self, source: SourceFile) -> None:
         """Detect the file's format and ingest every record of it."""
@@ -183,6 +185,7 @@ class Ingestor:
     def _join(self, record: RequestRecord, fmt: str, file: str, counts: Counter[str]) -> None:
         key = record.join_key
         assert key is not None
+        self.halves += 1
         half = _PendingJoin(record, fmt, file)
         mine, other = (self._partials, self._fulls) if record.is_partial else (self._fulls, self._partials)
         waiting = other.pop(key, None)

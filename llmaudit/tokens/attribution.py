@@ -263,15 +263,19 @@ class PendingAttribution:
         self._text_msgs, self._media = _prompt_parts(priced, messages, self._model_enc)
         self._job = _start_counts(self._text_msgs, texts, patterns)
         self.prompt_parts = self._text_msgs.select("request_id", "seq", "role", "kind", "component", "text_hash")
+        self._finished: tuple[Attribution, pl.DataFrame] | None = None
 
     def cancel(self) -> None:
         """Stop counting (the attribution is no longer wanted)."""
         self._job.cancel()
 
     def finish(self) -> tuple[Attribution, pl.DataFrame]:
-        """The attribution, and the message parts with calibrated `tokens` and `context_tokens`."""
-        per_request, rows = _per_request_tokens(self._text_msgs, self._media, self._job.result())
-        return _finish(self._priced, self._texts, self._model_enc, self._models, self._choices, per_request, rows)
+        """The attribution, and the message parts with calibrated `tokens` and `context_tokens` (computed once)."""
+        if self._finished is None:
+            per_request, rows = _per_request_tokens(self._text_msgs, self._media, self._job.result())
+            self._finished = _finish(self._priced, self._texts, self._model_enc, self._models, self._choices,
+                                     per_request, rows)
+        return self._finished
 
 
 def _finish(priced: pl.DataFrame, texts: pl.DataFrame, model_enc: pl.DataFrame, models: list[str | None],

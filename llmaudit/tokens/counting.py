@@ -122,8 +122,6 @@ class CountJob:
     def cancel(self) -> None:
         """Stop the workers (the counts are no longer wanted)."""
         if self._pool is not None:
-            for future in self._futures:
-                future.cancel()
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
         _jobs.pop(self._id, None)

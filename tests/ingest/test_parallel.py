@@ -186,3 +186,22 @@ def test_failed_workers_fall_back_to_one_process(tmp_path: Path, monkeypatch: py
         (alone.records_read, alone.requests, alone.duplicates, alone.rejected, alone.rejects, alone.files)
     for mine, theirs in zip(_frames(again_builder), _frames(alone_builder), strict=True):
         assert mine.equals(theirs)
+
+
+def test_halves_met_in_a_worker_send_the_files_to_one_process(shared_data: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A reader that logs request halves without saying so: its pieces give up, the files are read here."""
+    from llmaudit.ingest.openai_batch import OpenAIBatchReader
+
+    folder = shared_data / "openai_batch"
+    files = [folder / "batch-output-expansion.jsonl", folder / "batch-input-expansion.jsonl"]
+    alone, alone_builder = _ingest(files, pieces=False, monkeypatch=monkeypatch)
+    gave_up: list[BaseException] = []
+    real_reset = TableBuilder.reset
+    monkeypatch.setattr(OpenAIBatchReader, "joins_halves", False)
+    monkeypatch.setattr(TableBuilder, "reset", lambda self: gave_up.append(sys.exc_info()[1]) or real_reset(self))
+    split, split_builder = _ingest(files, pieces=True, monkeypatch=monkeypatch)
+    assert len(gave_up) == 1 and isinstance(gave_up[0], parallel.HalvesInPiece)
+    assert (split.records_read, split.requests, split.duplicates, split.rejected) == (1316, 658, 658, 0)
+    assert split.files == alone.files
+    for mine, theirs in zip(_frames(split_builder), _frames(alone_builder), strict=True):
+        assert mine.equals(theirs)
