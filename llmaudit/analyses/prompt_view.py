@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from llmaudit.table import text_hash
 from llmaudit.tokens.context_blocks import context_spans
 
 
@@ -29,21 +30,27 @@ def system_keys(messages: pl.DataFrame) -> pl.DataFrame:
 
 def question_of(text: str | None) -> str:
     """A user message without its retrieved-context blocks: what the user actually asked."""
+    return split_query(text)[0]
+
+
+def split_query(text: str | None) -> tuple[str, str]:
+    """(the question: the message without its context blocks, a hash of the context blocks or '' when none)."""
     if not text:
-        return ""
+        return "", ""
     spans = context_spans(text)
     if not spans:
-        return text.strip()
+        return text.strip(), ""
     kept, cursor = [], 0
     for start, end in spans:
         kept.append(text[cursor:start])
         cursor = end
     kept.append(text[cursor:])
-    return " ".join(" ".join(kept).split())
+    return " ".join(" ".join(kept).split()), text_hash("\n".join(text[s:e] for s, e in spans))
 
 
 def query_texts(messages: pl.DataFrame, texts: pl.DataFrame) -> pl.DataFrame:
-    """request_id -> its current user query message: hash, full text, and the question without context blocks."""
+    """request_id -> its current user query message: hash, full text, the question without context blocks,
+    and context_key (a hash of those blocks, '' when none)."""
     latest = (
         messages.filter(pl.col("component") == "query")
         .sort(["request_id", "seq"])
@@ -51,9 +58,11 @@ def query_texts(messages: pl.DataFrame, texts: pl.DataFrame) -> pl.DataFrame:
         .agg(pl.col("text_hash").last())
     )
     unique = texts.join(latest.select("text_hash").unique(), on="text_hash", how="semi").select("text_hash", "text")
+    split = [split_query(t) for t in unique.get_column("text").to_list()]
     questions = unique.with_columns(
-        question=pl.Series([question_of(t) for t in unique.get_column("text").to_list()], dtype=pl.String)
+        question=pl.Series([q for q, _ in split], dtype=pl.String),
+        context_key=pl.Series([c for _, c in split], dtype=pl.String),
     )
     return latest.join(questions, on="text_hash", how="left").select(
-        "request_id", query_hash="text_hash", query=pl.col("text"), question=pl.col("question")
+        "request_id", "context_key", query_hash="text_hash", query=pl.col("text"), question=pl.col("question")
     )

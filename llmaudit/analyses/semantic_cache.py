@@ -25,8 +25,6 @@ import scipy.sparse as sp
 from llmaudit.analyses.interface import AnalysisContext, Lever, LeverResult
 from llmaudit.analyses.prompt_view import input_keys, query_texts, system_keys
 from llmaudit.analyses.similarity import QueryEncoder, TfidfQueryEncoder, rowwise_cosine, similar_pairs
-from llmaudit.table import text_hash
-from llmaudit.tokens.context_blocks import context_text
 
 DEFAULT_THRESHOLD = 0.93
 # Measured by semantic_eval.evaluate on ../shared/data/queries (bench/semantic_cache.py prints the table):
@@ -78,7 +76,7 @@ class SemanticCacheLever(Lever):
             .filter(pl.col("query").is_not_null())
             .join(system_keys(context.messages), on="request_id", how="left")
             .select("request_id", "ts", "model", "system_key", "tools_hash", "feature", "cost_usd", "output_hash",
-                    "query_hash", "query", "question")
+                    "query_hash", "query", "question", "context_key")
         )
         if stateless.height == 0:
             return self.skipped(context, "no stateless request (one turn, with a user query) in these logs")
@@ -138,9 +136,12 @@ class SemanticCacheLever(Lever):
 
     def _replay(self, stateless: pl.DataFrame, threshold: float, ttl: timedelta) -> pl.DataFrame:
         """Each request with its most similar earlier request of the same scope within the TTL."""
-        ordered = stateless.join(_context_keys(stateless), on="query_hash", how="left").with_columns(
+        # The context a question was asked about joins the scope, so a cached answer is only served for the
+        # same documents (two questions about one long document would otherwise look alike, and one question
+        # about different documents would get a stale answer).
+        ordered = stateless.with_columns(
             scope=pl.concat_str([pl.col("model").fill_null(""), pl.col("system_key").fill_null(""),
-                                 pl.col("tools_hash").fill_null(""), pl.col("context_key")], separator="\x1f"),
+                                 pl.col("tools_hash").fill_null(""), pl.col("context_key").fill_null("")], separator="\x1f"),
             question=pl.col("question").fill_null(""),
             micros=pl.col("ts").dt.epoch("us"),
             seconds=pl.col("ts").dt.epoch("us").cast(pl.Float64) / 1e6,
@@ -214,19 +215,6 @@ def _with_wordless_marker(words: sp.csr_matrix, blank: np.ndarray | None = None)
         wordless &= ~blank
     wordless = wordless.astype(np.float32)
     return sp.csr_matrix(sp.hstack([words, sp.csr_matrix(wordless.reshape(-1, 1))], format="csr"))
-
-def _context_keys(stateless: pl.DataFrame) -> pl.DataFrame:
-    """query_hash -> the hash of its retrieved-context blocks ('' when none), per distinct query text.
-
-    The question is what gets vectorised; the context it was asked about joins the scope, so a cached
-    answer is only served for the same documents (two questions about one long document would
-    otherwise look alike, and one question about different documents would get a stale answer).
-    """
-    distinct = stateless.select("query_hash", "query").unique("query_hash")
-    keys = [text_hash(context) if (context := context_text(query or "")) else ""
-            for query in distinct.get_column("query").to_list()]
-    return distinct.select("query_hash", context_key=pl.Series(keys, dtype=pl.String))
-
 
 def _with_answer_similarity(replayed: pl.DataFrame, texts: pl.DataFrame) -> pl.DataFrame:
     """answer_cosine: TF-IDF cosine of a request's logged answer and its match's (null unless both logged)."""

@@ -9,6 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.preprocessing import normalize
 
 from llmaudit.analyses.interface import AnalysisContext, LeverConfig
 from llmaudit.analyses.semantic_cache import DEFAULT_THRESHOLD, SemanticCacheLever
@@ -20,7 +23,7 @@ from llmaudit.analyses.semantic_eval import (
     evaluate,
     load_labelled_pairs,
 )
-from llmaudit.analyses.similarity import TfidfQueryEncoder, prefix_matrix, similar_pairs
+from llmaudit.analyses.similarity import PrefixIndex, TfidfQueryEncoder, prefix_matrix, similar_pairs
 from llmaudit.ingest.records import Message, RequestRecord
 from llmaudit.pricing import PriceResolver, compute_costs
 from llmaudit.table import TableBuilder
@@ -184,6 +187,27 @@ def test_prefix_filtered_search_equals_brute_force() -> None:
             assert set(zip(found.earlier.tolist(), found.later.tolist(), strict=True)) == brute_force_pairs(
                 matrix, scope, first, last, threshold, horizon)
     assert prefix_matrix(matrix, 0.8).nnz < matrix.nnz
+    found = similar_pairs(matrix, starts, first, last, 0.8)
+    assert found.candidates < found.prefix_candidates  # the bound discards candidates before scoring
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), threshold=st.floats(0.05, 0.99), density=st.floats(0.02, 0.6))
+def test_prefix_bound_is_never_below_the_true_cosine(seed: int, threshold: float, density: float) -> None:
+    rng = np.random.default_rng(seed)
+    # Skewed feature frequencies, as in text: a few common features, a long rare tail.
+    columns = 60
+    mask = rng.random((40, columns)) < density * np.linspace(1.5, 0.1, columns)
+    weights = np.where(mask, rng.random((40, columns)), 0.0)
+    matrix = normalize(sp.csr_matrix(weights, dtype=np.float32))
+    index = PrefixIndex.build(matrix, threshold)
+    left, right = (array.ravel() for array in np.triu_indices(40, k=1))
+    prefix_dot = np.asarray((index.prefix @ index.prefix.T).toarray())[left, right]
+    true = np.asarray((matrix @ matrix.T).toarray())[left, right]
+    assert (index.upper_bound(left, right, prefix_dot) >= true - 1e-5).all()
+    assert (index.upper_bound(right, left, prefix_dot) >= true - 1e-5).all()
+    # The prefix filter's promise: a pair at the threshold shares a prefix feature.
+    assert not ((true >= threshold + 1e-5) & (prefix_dot == 0) & (true > 0)).any()
 
 
 def test_evaluation_on_a_small_labelled_sample() -> None:
