@@ -143,8 +143,6 @@ class TableBuilder:
     message_chunks: list[pl.DataFrame] = field(default_factory=list)
     chunk_rows: int = CHUNK_ROWS
     """Rows held as Python lists before they are packed into a columnar chunk (bounds memory)."""
-    texts_may_repeat: bool = False
-    """True once parts built elsewhere were absorbed: their texts are made unique when the frame is taken."""
 
     def _store_text(self, text: str, digest: str | None = None) -> str:
         # Only the hash of a text already seen is kept in Python: memory follows the unique text
@@ -317,9 +315,12 @@ class TableBuilder:
         if part.messages.height:
             self.message_chunks.append(part.messages.with_columns(pl.col("copy_no") + offset))
         if part.texts.height:
+            # Texts already held are dropped as each part arrives: the held text never exceeds the unique text.
             self._flush_texts()
-            self.text_chunks.append(part.texts)
-            self.texts_may_repeat = True
+            hashes = part.texts.get_column("text_hash").to_list()
+            fresh = [digest not in self.seen_texts for digest in hashes]
+            self.seen_texts.update(hashes)
+            self.text_chunks.append(part.texts if all(fresh) else part.texts.filter(pl.Series(fresh)))
         new = 0
         for request_id, (score, number) in part.best_copy.items():
             kept = self.best_copy.get(request_id)
@@ -344,10 +345,6 @@ class TableBuilder:
             return pl.DataFrame(schema=TEXT_SCHEMA)
         if len(self.text_chunks) > 1:
             self.text_chunks = [pl.concat(self.text_chunks, rechunk=False)]  # no second copy of every text
-        if self.texts_may_repeat:
-            self.text_chunks = [self.text_chunks[0].unique("text_hash", keep="first", maintain_order=True)]
-            self.seen_texts.update(self.text_chunks[0].get_column("text_hash").to_list())
-            self.texts_may_repeat = False
         if len(self.best_copy) != self.copies:
             # Some copies were superseded: only the texts of the copies kept, whatever the order they came in.
             requests = self.requests_frame()

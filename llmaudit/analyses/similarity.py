@@ -143,12 +143,12 @@ class PrefixIndex:
     cutoff: np.ndarray
     """Lowest rank each row keeps (a row that keeps nothing: above every rank)."""
     tail_norm: np.ndarray
-    keys: np.ndarray
-    """row * columns + rank of every weight of every row, ascending: finds a row's mass below a rank."""
+    ranks: np.ndarray
+    """The rank of every weight of every row (rows in order, ranks ascending within a row)."""
+    row_starts: np.ndarray
+    """Where each row's weights start in `ranks` (CSR indptr)."""
     mass: np.ndarray
-    """Cumulative squared weights in `keys` order, with a leading 0."""
-    row_mass: np.ndarray
-    """`mass` before each row's first weight."""
+    """Cumulative squared weights in `ranks` order, with a leading 0."""
 
     @classmethod
     def build(cls, matrix: sp.csr_matrix, threshold: float) -> PrefixIndex:
@@ -172,21 +172,37 @@ class PrefixIndex:
         cutoff = np.full(rows, columns, dtype=np.int64)
         cutoff[keeps] = ranked.indices[first_kept[keeps]]
         tail_norm = np.sqrt(np.maximum(mass[first_kept] - row_mass, 0.0))
-        keys = np.repeat(np.arange(rows, dtype=np.int64) * columns, lengths) + ranked.indices
         prefix = sp.csr_matrix((np.where(tail, np.float32(0.0), ranked.data), ranked.indices.copy(),
                                 ranked.indptr.copy()), shape=matrix.shape)
         prefix.eliminate_zeros()
-        return cls(prefix, cutoff, tail_norm, keys, mass, row_mass)
+        return cls(prefix, cutoff, tail_norm, ranked.indices, ranked.indptr.astype(np.int64), mass)
 
     def upper_bound(self, left: np.ndarray, right: np.ndarray, prefix_dot: np.ndarray) -> np.ndarray:
         """An upper bound of each pair's dot product, given the dot product of their prefixes."""
         left_first = self.cutoff[left] <= self.cutoff[right]
         a = np.where(left_first, left, right)
         b = np.where(left_first, right, left)
-        columns = self.prefix.shape[1]
-        below = np.searchsorted(self.keys, a * columns + self.cutoff[b], side="left")
-        a_below = np.sqrt(np.maximum(self.mass[below] - self.row_mass[a], 0.0))
+        start = self.row_starts[a]
+        below = self._first_at_or_above(start, self.row_starts[a + 1], self.cutoff[b])
+        a_below = np.sqrt(np.maximum(self.mass[below] - self.mass[start], 0.0))
         return prefix_dot.astype(np.float64) + a_below * self.tail_norm[b]
+
+    def _first_at_or_above(self, low: np.ndarray, high: np.ndarray, rank: np.ndarray) -> np.ndarray:
+        """Per pair: the first position in [low, high) of `ranks` holding a rank >= ``rank`` (else high).
+
+        A binary search inside each row, all pairs at once: rows are short, so a handful of steps
+        touch a few cache lines each, where one search over every row's weights would touch many.
+        """
+        low, high = low.copy(), high.copy()
+        while True:
+            open_ = low < high
+            if not open_.any():
+                return low
+            middle = (low + high) // 2
+            below = np.zeros(len(low), dtype=bool)
+            below[open_] = self.ranks[middle[open_]] < rank[open_]
+            low = np.where(open_ & below, middle + 1, low)
+            high = np.where(open_ & ~below, middle, high)
 
 
 @dataclass(frozen=True)

@@ -26,8 +26,8 @@ SLICE_CHARS = 16_000_000
 COUNT_SCHEMA: dict[str, Any] = {"text_hash": pl.String, "encoding": pl.String, "tokens": pl.Int64,
                                 "context_tokens": pl.Int64, "context_hash": pl.String, "context_excerpt": pl.String}
 
-_jobs: dict[int, tuple[list[tuple[str, pl.DataFrame]], set[str], tuple]] = {}
-"""Job id -> ([(encoding, texts)], context hashes, patterns) of the tables being counted: forked workers inherit it."""
+_jobs: dict[int, tuple[pl.Series, list[tuple[str, pl.DataFrame]], set[str], tuple]] = {}
+"""Job id -> (texts, [(encoding, text_hash and row in texts)], context hashes, patterns): forked workers inherit it."""
 
 
 def _count_chunk(args: tuple[str, list[str]]) -> list[int]:
@@ -60,13 +60,14 @@ def _count_slice(task: tuple[int, int, tuple[int, int]]) -> pl.DataFrame:
     from llmaudit.table import text_hash
 
     job, index, bounds = task
-    groups, context_hashes, patterns = _jobs[job]
+    texts, groups, context_hashes, patterns = _jobs[job]
     encoding, table = groups[index]
     part = table.slice(*bounds)
     hashes = part.get_column("text_hash").to_list()
+    bodies = texts.gather(part.get_column("row")).to_list()  # this slice only: the texts are never copied whole
     enc = load_encoding(encoding)
     tokens, context_tokens, context_hashes_out, excerpts = [], [], [], []
-    for digest, body in zip(hashes, part.get_column("text").to_list(), strict=True):
+    for digest, body in zip(hashes, bodies, strict=True):
         body = body or ""
         tokens.append(len(enc.encode_ordinary(body)))
         context = context_text(body, patterns) if digest in context_hashes else ""
@@ -102,16 +103,21 @@ class CountJob:
     def __init__(self, pairs: pl.DataFrame, texts: pl.DataFrame, context_hashes: set[str],
                  patterns: tuple = (), processes: int | None = None) -> None:
         processes = processes or os.cpu_count() or 1
-        joined = pairs.unique().join(texts.select("text_hash", "text"), on="text_hash", how="left")
-        groups = [(str(encoding), group) for (encoding,), group in joined.group_by(["encoding"], maintain_order=True)]
-        chars = [group.get_column("text").str.len_chars().fill_null(0).to_list() for _, group in groups]
+        column = texts.get_column("text")
+        where = texts.select("text_hash", chars=column.str.len_chars()).with_row_index("row")
+        joined = pairs.unique().join(where, on="text_hash", how="left")
+        groups: list[tuple[str, pl.DataFrame]] = []
+        chars: list[list[int]] = []
+        for (encoding,), group in joined.group_by(["encoding"], maintain_order=True):
+            groups.append((str(encoding), group.select("text_hash", "row")))
+            chars.append(group.get_column("chars").fill_null(0).to_list())
         parallel = processes > 1 and sum(map(sum, chars)) >= PARALLEL_MIN_CHARS
         self._id = id(self)
         self._tasks = [(self._id, index, bounds) for index, sizes in enumerate(chars)
                        for bounds in _slices(sizes, processes * 4 if parallel else 1)]
         for encoding, _ in groups:
             load_encoding(encoding)  # forked workers inherit the loaded ranks
-        _jobs[self._id] = (groups, context_hashes, patterns)
+        _jobs[self._id] = (column, groups, context_hashes, patterns)
         self._frames: list[pl.DataFrame] | None = None
         self._pool: ProcessPoolExecutor | None = None
         self._futures: list[Future[pl.DataFrame]] = []
