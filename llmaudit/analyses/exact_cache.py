@@ -22,11 +22,15 @@ EXCERPT_CHARS = 120
 
 def replay_hits(frame: pl.DataFrame, key: str, ttl: timedelta) -> pl.Series:
     """For rows sorted by time: True where an earlier fill of the same key is younger than the TTL."""
+    # Keys become small integers and times integer microseconds: the loop holds no long string per row.
+    ids = frame.get_column(key).cast(pl.Categorical).to_physical().to_list()
+    micros = frame.get_column("ts").dt.epoch("us").to_list()
+    window = ttl // timedelta(microseconds=1)
     hits: list[bool] = []
-    filled_at: dict[object, object] = {}
-    for value, ts in zip(frame.get_column(key).to_list(), frame.get_column("ts").to_list(), strict=True):
+    filled_at: dict[int, int] = {}
+    for value, ts in zip(ids, micros, strict=True):
         last = filled_at.get(value)
-        if last is not None and ts - last <= ttl:  # type: ignore[operator]
+        if last is not None and ts - last <= window:
             hits.append(True)
         else:
             filled_at[value] = ts
@@ -43,7 +47,8 @@ class ExactCacheLever(Lever):
         requests = context.requests.filter(
             (pl.col("status") == "ok") & ~pl.col("is_aggregate") & pl.col("ts").is_not_null()
             & pl.col("cost_usd").is_not_null()
-        )
+        ).select("request_id", "ts", "model", "feature", "tools_hash", "temperature", "top_p", "max_tokens", "seed",
+                 "cost_usd")  # only what the replay reads: the joins below copy every column they carry
         keys = input_keys(context.messages)
         candidates = requests.join(keys, on="request_id", how="inner")
         if candidates.height == 0:

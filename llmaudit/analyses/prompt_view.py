@@ -19,6 +19,11 @@ def input_keys(messages: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def turn_counts(messages: pl.DataFrame) -> pl.DataFrame:
+    """request_id -> history_count (earlier turns resent), for each request that carries prompt text."""
+    return messages.group_by("request_id").agg(history_count=(pl.col("component") == "history").sum())
+
+
 def system_keys(messages: pl.DataFrame) -> pl.DataFrame:
     """request_id -> the concatenated hashes of its system/developer messages ('' when none)."""
     return (

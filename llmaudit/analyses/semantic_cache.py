@@ -23,7 +23,7 @@ import polars as pl
 import scipy.sparse as sp
 
 from llmaudit.analyses.interface import AnalysisContext, Lever, LeverResult
-from llmaudit.analyses.prompt_view import input_keys, query_texts, system_keys
+from llmaudit.analyses.prompt_view import query_texts, system_keys, turn_counts
 from llmaudit.analyses.similarity import QueryEncoder, TfidfQueryEncoder, rowwise_cosine, similar_pairs
 
 DEFAULT_THRESHOLD = 0.93
@@ -66,8 +66,8 @@ class SemanticCacheLever(Lever):
         requests = context.requests.filter(
             (pl.col("status") == "ok") & ~pl.col("is_aggregate") & pl.col("ts").is_not_null()
             & pl.col("cost_usd").is_not_null()
-        )
-        with_text = requests.join(input_keys(context.messages), on="request_id", how="inner")
+        ).select("request_id", "ts", "model", "tools_hash", "feature", "cost_usd", "output_hash")
+        with_text = requests.join(turn_counts(context.messages), on="request_id", how="inner")
         if with_text.height == 0:
             return self.skipped(context, "no request in these logs carries its prompt text")
         stateless = (
@@ -76,7 +76,7 @@ class SemanticCacheLever(Lever):
             .filter(pl.col("query").is_not_null())
             .join(system_keys(context.messages), on="request_id", how="left")
             .select("request_id", "ts", "model", "system_key", "tools_hash", "feature", "cost_usd", "output_hash",
-                    "query_hash", "query", "question", "context_key")
+                    "query_hash", "question", "context_key")
         )
         if stateless.height == 0:
             return self.skipped(context, "no stateless request (one turn, with a user query) in these logs")
