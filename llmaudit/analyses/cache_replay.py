@@ -36,6 +36,9 @@ POLICY_STATIC = "breakpoints after tools and system"
 POLICY_LAST = "breakpoints after tools, system and the last message"
 """At most 3 breakpoints, plus 1 pinned by a fix: within Anthropic's limit of 4 (ANTHROPIC_MAX_BREAKPOINTS)."""
 GROUP_KEYS = ("family", "model", "feature_key")
+COMPONENT_CODES = {"tools": 0, "system": 1}
+"""The blocks a breakpoint may close; every other component is OTHER_COMPONENT."""
+OTHER_COMPONENT = 2
 
 
 class PromptFix(Protocol):
@@ -77,19 +80,27 @@ def _runs(keys: np.ndarray) -> np.ndarray:
     return change
 
 
+def _mix(values: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser: spreads nearby integers over all 64 bits (arithmetic wraps modulo 2**64)."""
+    values = (values ^ (values >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    values = (values ^ (values >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return values ^ (values >> np.uint64(31))
+
+
 def _cache_keys(rows: pl.DataFrame, starts: np.ndarray) -> np.ndarray:
     """Per row, the key of the cache entry for the prefix ending there: scope + a running hash of the parts.
 
     Rows are sorted by request and order. Each part's hash is salted with its position, summed along the
     request (sums wrap modulo 2**64) and offset by the scope's hash, so equal keys = same scope, same parts."""
-    salted = rows.select(pl.concat_str([pl.col("key"), pl.col("idx").cast(pl.String)], separator="#").hash(7)) \
-        .to_series().to_numpy().astype(np.uint64)
-    running = np.cumsum(salted, dtype=np.uint64)
-    first = np.flatnonzero(starts)
-    lengths = np.diff(np.append(first, len(salted)))
-    before = (running - salted)[first]
-    scope = rows.get_column("scope_hash").to_numpy().astype(np.uint64)
-    return running - np.repeat(before, lengths) + scope
+    position = rows.get_column("idx").to_numpy().astype(np.uint64)
+    with np.errstate(over="ignore"):
+        salted = _mix(rows.get_column("key_hash").to_numpy().astype(np.uint64) + _mix(position + np.uint64(1)))
+        running = np.cumsum(salted, dtype=np.uint64)
+        first = np.flatnonzero(starts)
+        lengths = np.diff(np.append(first, len(salted)))
+        before = (running - salted)[first]
+        scope = rows.get_column("scope_hash").to_numpy().astype(np.uint64)
+        return running - np.repeat(before, lengths) + scope
 
 
 def _whole(tokens: pl.Expr, increment: pl.Expr) -> pl.Expr:
@@ -103,7 +114,11 @@ def replay(parts: pl.DataFrame, rules: pl.DataFrame, last_breakpoint: bool) -> p
     """request_id, read_tokens, write_tokens for every request of `rules` (0 when nothing is cached)."""
     keyed = rules.select(RULE_COLUMNS).with_row_index("rid").with_columns(
         scope_hash=pl.col("scope").hash(11), ts_us=pl.col("ts").dt.epoch("us"))
-    rows = parts.join(keyed, on="request_id", how="inner").sort(["rid", "order"])
+    # Numbers only from here on: a part's identity is a hash of its key, its component a small code.
+    rows = parts.select(
+        "request_id", "order", "tokens", "pin", key_hash=pl.col("key").hash(7),
+        component=pl.col("component").replace_strict(COMPONENT_CODES, default=OTHER_COMPONENT, return_dtype=pl.UInt8),
+    ).join(keyed.drop("scope", "ts"), on="request_id", how="inner").drop("request_id").sort(["rid", "order"])
     if rows.height == 0:
         return rules.select("request_id", read_tokens=pl.lit(0, pl.Int64), write_tokens=pl.lit(0, pl.Int64))
     starts = _runs(rows.get_column("rid").to_numpy())
@@ -112,8 +127,8 @@ def replay(parts: pl.DataFrame, rules: pl.DataFrame, last_breakpoint: bool) -> p
         cum=pl.col("tokens").fill_null(0.0).cum_sum().over("rid"),
         is_last=pl.col("start").shift(-1, fill_value=True),
     )
-    next_component = pl.when(pl.col("is_last")).then(pl.lit("")).otherwise(pl.col("component").shift(-1))
-    block_end = pl.col("component").is_in(["tools", "system"]) & (next_component != pl.col("component"))
+    next_component = pl.when(pl.col("is_last")).then(pl.lit(OTHER_COMPONENT, pl.UInt8)).otherwise(pl.col("component").shift(-1))
+    block_end = (pl.col("component") != OTHER_COMPONENT) & (next_component != pl.col("component"))
     rows = rows.with_columns(bp=pl.col("pin") | block_end | (pl.lit(last_breakpoint) & pl.col("is_last")))
     rows = rows.with_columns(
         cache_key=pl.Series(_cache_keys(rows, starts), dtype=pl.UInt64),
