@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import tempfile
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -87,11 +89,15 @@ def _ingest(config: AuditConfig, store: Store, on_progress: Progress | None) -> 
             raise InputError(f"{config.db_path}: the store holds no requests")
         report = IngestReport(records_read=stored.height, requests=stored.height)
         return stored, store.messages(), store.texts(), report
-    builder = TableBuilder(config.feature_keys, config.user_keys, config.team_keys)
     files = expand_inputs(list(config.inputs))
-    report = ingest_files(files, builder, forced_reader(config), on_progress)
-    requests = builder.requests_frame() if report.requests else empty_requests()
-    messages, texts = builder.messages_frame(), builder.texts_frame()
+    # The texts are memory-mapped from files unlinked at once: the folder is empty when it goes.
+    with tempfile.TemporaryDirectory(prefix="llmaudit-texts-", ignore_cleanup_errors=True) as spill_dir:
+        builder = TableBuilder(config.feature_keys, config.user_keys, config.team_keys, spill_dir=spill_dir)
+        report = ingest_files(files, builder, forced_reader(config), on_progress)
+        requests = builder.requests_frame() if report.requests else empty_requests()
+        messages, texts = builder.messages_frame(), builder.texts_frame()
+    del builder
+    gc.collect()  # the reading left cycles behind (hundreds of MB on a large log): free them before the analysis
     if config.db_path is not None:
         # An in-memory store would be closed unread: skip the copy of every text and message.
         store.write(requests, messages, texts)

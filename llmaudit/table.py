@@ -15,6 +15,7 @@ from typing import Any
 import polars as pl
 
 from llmaudit.ingest.records import Message, RequestRecord
+from llmaudit.spill import mapped
 
 REQUEST_SCHEMA: dict[str, Any] = {
     "request_id": pl.String,
@@ -143,6 +144,8 @@ class TableBuilder:
     message_chunks: list[pl.DataFrame] = field(default_factory=list)
     chunk_rows: int = CHUNK_ROWS
     """Rows held as Python lists before they are packed into a columnar chunk (bounds memory)."""
+    spill_dir: str | None = None
+    """Where the text chunks are written and memory-mapped from (`spill.mapped`); None: held in memory."""
 
     def _store_text(self, text: str, digest: str | None = None) -> str:
         # Only the hash of a text already seen is kept in Python: memory follows the unique text
@@ -161,8 +164,11 @@ class TableBuilder:
 
     def _flush_texts(self) -> None:
         if self.pending_texts["text_hash"]:
-            self.text_chunks.append(pl.DataFrame(self.pending_texts, schema=TEXT_SCHEMA))
+            self._hold_texts(pl.DataFrame(self.pending_texts, schema=TEXT_SCHEMA))
             self.pending_texts = {name: [] for name in TEXT_SCHEMA}
+
+    def _hold_texts(self, frame: pl.DataFrame) -> None:
+        self.text_chunks.append(mapped(frame, self.spill_dir) if self.spill_dir is not None else frame)
 
     def _derive(self, record: RequestRecord) -> None:
         meta = record.metadata
@@ -287,7 +293,8 @@ class TableBuilder:
 
     def reset(self) -> None:
         """Forget everything added (the same keys): for reading the inputs again."""
-        self.__dict__.update(TableBuilder(self.feature_keys, self.user_keys, self.team_keys, chunk_rows=self.chunk_rows).__dict__)
+        self.__dict__.update(TableBuilder(self.feature_keys, self.user_keys, self.team_keys, chunk_rows=self.chunk_rows,
+                                          spill_dir=self.spill_dir).__dict__)
 
     def export(self) -> BuilderPart:
         """Everything added so far, for another builder to `absorb` (built in a worker process)."""
@@ -320,7 +327,7 @@ class TableBuilder:
             hashes = part.texts.get_column("text_hash").to_list()
             fresh = [digest not in self.seen_texts for digest in hashes]
             self.seen_texts.update(hashes)
-            self.text_chunks.append(part.texts if all(fresh) else part.texts.filter(pl.Series(fresh)))
+            self._hold_texts(part.texts if all(fresh) else part.texts.filter(pl.Series(fresh)))
         new = 0
         for request_id, (score, number) in part.best_copy.items():
             kept = self.best_copy.get(request_id)

@@ -8,6 +8,7 @@ prefix, so cache reads (then cache writes) are allocated to the earliest compone
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import polars as pl
@@ -211,20 +212,27 @@ def _repeated(rows: pl.DataFrame, attributed: pl.DataFrame, texts: pl.DataFrame)
     context_inline = base.filter(pl.col("context_hash").is_not_null() & (pl.col("context_tokens") > 0)).select(
         "request_id", text_hash=pl.col("context_hash"), tokens=pl.col("context_tokens") * pl.col("factor"),
         unit=pl.col("unit_input"))
-    excerpts = texts.select("text_hash", excerpt=pl.col("text").str.slice(0, EXCERPT_CHARS))
     inline_excerpts = rows.filter(pl.col("context_hash").is_not_null()).select(
-        text_hash=pl.col("context_hash"), excerpt=pl.col("context_excerpt").str.slice(0, EXCERPT_CHARS)).unique("text_hash")
-    return (_top(system, excerpts, "system"), _top(pl.concat([context_msgs, context_inline]), pl.concat([excerpts, inline_excerpts]).unique("text_hash"), "context"))
+        text_hash=pl.col("context_hash"), excerpt=pl.col("context_excerpt").str.slice(0, EXCERPT_CHARS))
+
+    def excerpts(top: pl.DataFrame) -> pl.DataFrame:
+        """Excerpts of the top texts only (reading every text's opening would touch most of the texts)."""
+        stored = top.join(texts.select("text_hash", "text"), on="text_hash", how="inner").select(
+            "text_hash", excerpt=pl.col("text").str.slice(0, EXCERPT_CHARS))
+        inline = inline_excerpts.join(top, on="text_hash", how="semi")
+        return pl.concat([stored, inline]).unique("text_hash", keep="first", maintain_order=True)
+
+    return (_top(system, excerpts, "system"), _top(pl.concat([context_msgs, context_inline]), excerpts, "context"))
 
 
-def _top(parts: pl.DataFrame, excerpts: pl.DataFrame, kind: str) -> list[RepeatedText]:
+def _top(parts: pl.DataFrame, excerpts: Callable[[pl.DataFrame], pl.DataFrame], kind: str) -> list[RepeatedText]:
     if parts.height == 0:
         return []
     grouped = parts.group_by("text_hash").agg(
         tokens=pl.col("tokens").median(), requests=pl.col("request_id").n_unique(), total_tokens=pl.col("tokens").sum(),
         cost=(pl.col("tokens") * pl.col("unit").fill_null(0.0)).sum() / 1e6,
     ).filter(pl.col("requests") > 1).sort(["cost", "text_hash"], descending=[True, False]).head(TOP_TEXTS)
-    grouped = grouped.join(excerpts, on="text_hash", how="left")
+    grouped = grouped.join(excerpts(grouped.select("text_hash")), on="text_hash", how="left")
     return [
         RepeatedText(kind, r["text_hash"], r["excerpt"] or "", int(round(r["tokens"])), int(r["requests"]),
                      int(round(r["total_tokens"])), round(float(r["cost"]), 6))

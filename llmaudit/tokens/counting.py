@@ -104,7 +104,9 @@ class CountJob:
                  patterns: tuple = (), processes: int | None = None) -> None:
         processes = processes or os.cpu_count() or 1
         column = texts.get_column("text")
-        where = texts.select("text_hash", chars=column.str.len_chars()).with_row_index("row")
+        # The stored lengths when there are (measuring would read every text: pages the texts' file needn't load).
+        length = pl.col("chars") if "chars" in texts.columns else column.str.len_chars()
+        where = texts.select("text_hash", chars=length).with_row_index("row")
         joined = pairs.unique().join(where, on="text_hash", how="left")
         groups: list[tuple[str, pl.DataFrame]] = []
         chars: list[list[int]] = []

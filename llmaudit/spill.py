@@ -1,0 +1,34 @@
+"""Frames moved out of the process's own memory: written to an Arrow file, read back memory-mapped.
+
+The texts of a large log are most of its memory (1.9 GB of unique text for a million requests),
+and most are read once (by the token counters) or never again (long answers). Mapped from a file,
+they are page cache: the kernel holds the pages the process reads, and can drop them again, instead
+of the process holding every text in memory it owns. The file is unlinked as soon as it is mapped
+(on Linux the mapping keeps it readable), so nothing is left behind, whatever happens next.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.ipc
+
+
+def mapped(frame: pl.DataFrame, folder: str | Path) -> pl.DataFrame:
+    """The same frame, its buffers backed by a file in ``folder``; the frame itself when writing fails (full disk)."""
+    descriptor, path = tempfile.mkstemp(suffix=".arrow", dir=folder)
+    os.close(descriptor)
+    try:
+        frame.write_ipc(path, compression="uncompressed")
+        table = pa.ipc.open_file(pa.memory_map(path)).read_all()
+        return pl.from_arrow(table, rechunk=False)  # type: ignore[return-value]
+    except OSError:
+        return frame
+    finally:
+        with contextlib.suppress(OSError):  # a system that cannot unlink a mapped file: the folder's owner removes it
+            os.unlink(path)
