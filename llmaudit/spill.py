@@ -20,8 +20,11 @@ import pyarrow.ipc
 
 
 def mapped(frame: pl.DataFrame, folder: str | Path) -> pl.DataFrame:
-    """The same frame, its buffers backed by a file in ``folder``; the frame itself when writing fails (full disk)."""
-    descriptor, path = tempfile.mkstemp(suffix=".arrow", dir=folder)
+    """The same frame, its buffers backed by a file in ``folder``; the frame itself when that fails (full disk)."""
+    try:
+        descriptor, path = tempfile.mkstemp(suffix=".arrow", dir=folder)
+    except OSError:
+        return frame
     os.close(descriptor)
     try:
         frame.write_ipc(path, compression="uncompressed")

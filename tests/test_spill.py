@@ -1,0 +1,42 @@
+"""Frames memory-mapped from unlinked files are the same frames, and nothing is left on disk."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from llmaudit.spill import mapped
+from llmaudit.table import TEXT_SCHEMA, TableBuilder
+
+
+def texts() -> pl.DataFrame:
+    values = ["plain", "", None, "naïve ☃ 日本語 \U0001f600", "x" * 100_000, "line\nbreak\x00nul"]
+    return pl.DataFrame({"text_hash": [f"h{i}" for i in range(len(values))], "text": values,
+                         "chars": [len(v or "") for v in values]}, schema=TEXT_SCHEMA)
+
+
+def test_mapped_frame_is_equal_and_leaves_no_file(tmp_path: Path) -> None:
+    frame = texts()
+    back = mapped(frame, tmp_path)
+    assert_frame_equal(back, frame)
+    assert back is not frame
+    assert list(tmp_path.iterdir()) == []  # unlinked at once: the mapping alone keeps it readable
+    assert back.filter(pl.col("chars") > 1000).get_column("text").to_list() == ["x" * 100_000]
+
+
+def test_unwritable_folder_keeps_the_frame_in_memory(tmp_path: Path) -> None:
+    frame = texts()
+    assert mapped(frame, tmp_path / "missing") is frame
+
+
+@pytest.mark.parametrize("spill", [False, True])
+def test_builder_texts_are_the_same_spilled_or_not(tmp_path: Path, spill: bool) -> None:
+    builder = TableBuilder(chunk_rows=2, spill_dir=str(tmp_path) if spill else None)
+    for text in ["a", "b", "a", "c", "d", "b", "e"]:
+        builder._store_text(text)
+    frame = builder.texts_frame()
+    assert frame.get_column("text").to_list() == ["a", "b", "c", "d", "e"]
+    assert list(tmp_path.iterdir()) == []
