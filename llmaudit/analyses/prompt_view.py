@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 
 from llmaudit.table import text_hash
-from llmaudit.tokens.context_blocks import context_spans
+from llmaudit.tokens.context_blocks import context_spans, spans_text
 
 
 def input_keys(messages: pl.DataFrame) -> pl.DataFrame:
@@ -33,11 +33,6 @@ def system_keys(messages: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def question_of(text: str | None) -> str:
-    """A user message without its retrieved-context blocks: what the user actually asked."""
-    return split_query(text)[0]
-
-
 def split_query(text: str | None) -> tuple[str, str]:
     """(the question: the message without its context blocks, a hash of the context blocks or '' when none)."""
     if not text:
@@ -50,7 +45,7 @@ def split_query(text: str | None) -> tuple[str, str]:
         kept.append(text[cursor:start])
         cursor = end
     kept.append(text[cursor:])
-    return " ".join(" ".join(kept).split()), text_hash("\n".join(text[s:e] for s, e in spans))
+    return " ".join(" ".join(kept).split()), text_hash(spans_text(text, spans))
 
 
 def query_texts(messages: pl.DataFrame, texts: pl.DataFrame) -> pl.DataFrame:

@@ -22,11 +22,6 @@ def levers() -> list[Lever]:
     return [cls() for cls in LEVER_CLASSES]
 
 
-def run_levers(context: AnalysisContext) -> list[LeverResult]:
-    """Run every lever over the same context."""
-    return [lever.run(context) for lever in levers()]
-
-
 def run_levers_in_two_steps(early: AnalysisContext, late: Callable[[], AnalysisContext]) -> list[LeverResult]:
     """Levers that need no token count on ``early``, then the others on ``late()`` (built once), in registry order."""
     chosen = levers()

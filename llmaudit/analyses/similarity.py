@@ -118,15 +118,6 @@ def rowwise_cosine(matrix: sp.csr_matrix, left: np.ndarray, right: np.ndarray) -
     return np.clip(out, 0.0, 1.0)
 
 
-def prefix_matrix(matrix: sp.csr_matrix, threshold: float) -> sp.csr_matrix:
-    """Each row cut to its rare prefix: the common tail left out has squared weight below threshold².
-
-    Columns are renumbered by the global order (0 = the most common feature), a permutation
-    that leaves every dot product between prefix rows unchanged.
-    """
-    return PrefixIndex.build(matrix, threshold).prefix
-
-
 @dataclass(frozen=True)
 class PrefixIndex:
     """The rows cut to their rare prefixes, and what bounds the part of a dot product the cut leaves out.
@@ -139,7 +130,8 @@ class PrefixIndex:
     """
 
     prefix: sp.csr_matrix
-    """Rows in rank space, tails removed."""
+    """Each row cut to its rare prefix (the common tail left out has squared weight below threshold²), with
+    columns renumbered by rank: a permutation that leaves every dot product between prefix rows unchanged."""
     cutoff: np.ndarray
     """Lowest rank each row keeps (a row that keeps nothing: above every rank)."""
     tail_norm: np.ndarray

@@ -30,8 +30,8 @@ class Reader(ABC):
     """Canonical columns this format can fill (for `llmaudit formats`)."""
     independent_records: ClassVar[bool] = False
     """True when `parse` keeps nothing from one record to the next (no session, no de-duplication
-    state): a big file may then be cut at line boundaries and its pieces parsed on several cores.
-    Halves of split requests (``join_key``) are still joined across pieces by the pipeline."""
+    state): a big file may then be cut at line boundaries and its pieces parsed on several cores
+    (unless it `joins_halves`)."""
     joins_halves: ClassVar[bool] = False
     """True when the format logs one request in two halves (``join_key``: batch input and output
     lines): such inputs are read in one process, where every half meets its other half in order."""

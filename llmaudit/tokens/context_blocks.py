@@ -60,7 +60,12 @@ def context_spans(text: str, extra_patterns: tuple[re.Pattern[str], ...] = ()) -
 
 def context_text(text: str, extra_patterns: tuple[re.Pattern[str], ...] = ()) -> str:
     """The retrieved-context part of a message ('' when none): the spans joined by newlines."""
-    return "\n".join(text[s:e] for s, e in context_spans(text, extra_patterns))
+    return spans_text(text, context_spans(text, extra_patterns))
+
+
+def spans_text(text: str, spans: list[tuple[int, int]]) -> str:
+    """The given spans of a message, joined by newlines (`context_text` of spans found already)."""
+    return "\n".join(text[s:e] for s, e in spans)
 
 
 def compile_patterns(patterns: Iterable[str]) -> tuple[re.Pattern[str], ...]:

@@ -145,12 +145,3 @@ class CountJob:
             finally:
                 self.cancel()
         return pl.concat(self._frames) if self._frames else pl.DataFrame(schema=COUNT_SCHEMA)
-
-
-def count_text_table(pairs: pl.DataFrame, texts: pl.DataFrame, context_hashes: set[str],
-                     patterns: tuple = (), processes: int | None = None) -> pl.DataFrame:
-    """Tokens for each unique (text_hash, encoding) pair, plus the retrieved-context part of user queries.
-
-    Returns text_hash, encoding, tokens, context_tokens, context_hash, context_excerpt.
-    """
-    return CountJob(pairs, texts, context_hashes, patterns, processes).result()

@@ -23,7 +23,7 @@ from llmaudit.analyses.semantic_eval import (
     evaluate,
     load_labelled_pairs,
 )
-from llmaudit.analyses.similarity import PrefixIndex, TfidfQueryEncoder, prefix_matrix, similar_pairs
+from llmaudit.analyses.similarity import PrefixIndex, TfidfQueryEncoder, similar_pairs
 from llmaudit.ingest.records import Message, RequestRecord
 from llmaudit.pricing import PriceResolver, compute_costs
 from llmaudit.table import TableBuilder
@@ -186,7 +186,7 @@ def test_prefix_filtered_search_equals_brute_force() -> None:
             found = similar_pairs(matrix, starts, first, last, threshold, horizon)
             assert set(zip(found.earlier.tolist(), found.later.tolist(), strict=True)) == brute_force_pairs(
                 matrix, scope, first, last, threshold, horizon)
-    assert prefix_matrix(matrix, 0.8).nnz < matrix.nnz
+    assert PrefixIndex.build(matrix, 0.8).prefix.nnz < matrix.nnz
     found = similar_pairs(matrix, starts, first, last, 0.8)
     assert found.candidates < found.prefix_candidates  # the bound discards candidates before scoring
 
