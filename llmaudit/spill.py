@@ -28,10 +28,19 @@ def mapped(frame: pl.DataFrame, folder: str | Path) -> pl.DataFrame:
     os.close(descriptor)
     try:
         frame.write_ipc(path, compression="uncompressed")
-        table = pa.ipc.open_file(pa.memory_map(path)).read_all()
-        return pl.from_arrow(table, rechunk=False)  # type: ignore[return-value]
+        return map_file(path)
     except OSError:
         return frame
+    finally:
+        with contextlib.suppress(OSError):  # map_file unlinked it already, unless writing failed
+            os.unlink(path)
+
+
+def map_file(path: str | Path) -> pl.DataFrame:
+    """The uncompressed Arrow IPC file at ``path`` as a frame backed by the file itself, which is unlinked."""
+    try:
+        table = pa.ipc.open_file(pa.memory_map(str(path))).read_all()
+        return pl.from_arrow(table, rechunk=False)  # type: ignore[return-value]
     finally:
         with contextlib.suppress(OSError):  # a system that cannot unlink a mapped file: the folder's owner removes it
             os.unlink(path)

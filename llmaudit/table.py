@@ -311,6 +311,7 @@ class TableBuilder:
         """Add a part built by another builder, as if its records had been added here, in order.
 
         ``line_offset`` is added to its source lines (a piece of a file numbers its lines from 1).
+        The part's texts are held as given when none is held already (no copy, no second spill).
         Returns how many of its request ids are new here; the rest are duplicates (the better copy
         is kept, as `add` does).
         """
@@ -327,7 +328,10 @@ class TableBuilder:
             hashes = part.texts.get_column("text_hash").to_list()
             fresh = [digest not in self.seen_texts for digest in hashes]
             self.seen_texts.update(hashes)
-            self._hold_texts(part.texts if all(fresh) else part.texts.filter(pl.Series(fresh)))
+            if all(fresh):
+                self.text_chunks.append(part.texts)  # as handed over (the parallel reader maps its worker's file)
+            else:
+                self._hold_texts(part.texts.filter(pl.Series(fresh)))
         new = 0
         for request_id, (score, number) in part.best_copy.items():
             kept = self.best_copy.get(request_id)

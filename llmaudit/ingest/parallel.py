@@ -28,6 +28,7 @@ import polars as pl
 from llmaudit.ingest.interface import Reader
 from llmaudit.ingest.pipeline import FileSummary, Ingestor, IngestReport, Observer
 from llmaudit.ingest.source import SourceFile, count_lines, is_compressed, line_spans
+from llmaudit.spill import map_file
 from llmaudit.table import BuilderPart, TableBuilder
 
 PARALLEL_MIN_BYTES = 48_000_000
@@ -222,10 +223,11 @@ class _Absorber:
         self._lines_before[name] += result.lines
         counts = self._summaries.setdefault(name, Counter())
         self._formats.setdefault(name, result.summary.format)
-        requests, messages, texts = (pl.read_ipc(path) for path in result.frames)
-        new = ingestor.builder.absorb(BuilderPart(requests, messages, texts, result.best_copy, result.copies), offset)
-        for path in result.frames:
+        requests, messages = (pl.read_ipc(path) for path in result.frames[:2])
+        for path in result.frames[:2]:
             os.unlink(path)  # the frames are read: the temp folder holds only what is still to absorb
+        texts = map_file(result.frames[2])  # the worker's file itself, mapped: never read into memory, never rewritten
+        new = ingestor.builder.absorb(BuilderPart(requests, messages, texts, result.best_copy, result.copies), offset)
         part = result.report
         report.records_read += part.records_read
         report.requests += new
