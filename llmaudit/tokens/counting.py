@@ -1,6 +1,9 @@
 """Counting tokens of unique texts, once per (text, encoding), on every core.
 
-Each unique text is encoded once and only its length is kept. The texts stay in their
+Each unique text is counted once and only its length is kept. Long texts are counted by
+segments (`SegmentCounter`), cut only where the encodings' pre-tokenizer always cuts, so a
+paragraph that many texts share (a system prompt with today's date in it, a retrieved
+document) is encoded once per process, and the sum is exactly the whole text's count. The texts stay in their
 columnar frame: they are turned into Python strings one bounded slice at a time, and worker
 processes (forked, one per core) read their slices from the parent's frame (shared pages,
 never copied through a pipe), so memory stays bounded by the unique text itself.
@@ -12,6 +15,7 @@ import multiprocessing
 import os
 from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from functools import cache
 from typing import Any
 
 import polars as pl
@@ -26,14 +30,76 @@ SLICE_CHARS = 16_000_000
 COUNT_SCHEMA: dict[str, Any] = {"text_hash": pl.String, "encoding": pl.String, "tokens": pl.Int64,
                                 "context_tokens": pl.Int64, "context_hash": pl.String, "context_excerpt": pl.String}
 
+SEGMENT_CHARS = 256
+"""Segments are at least this long (fewer, longer keys; a changed line costs one segment)."""
+MEMO_CHARS = 64_000_000
+"""The segment memo holds at most about this much text per process, then starts again."""
+SEGMENTED_ENCODINGS = frozenset({"o200k_base", "cl100k_base"})
+"""Encodings whose pre-tokenizer cuts at `segments`' cut points (checked in tests/tokens/test_counting.py)."""
+
 _jobs: dict[int, tuple[pl.Series, list[tuple[str, pl.DataFrame]], set[str], tuple]] = {}
 """Job id -> (texts, [(encoding, text_hash and row in texts)], context hashes, patterns): forked workers inherit it."""
 
 
+def segments(text: str, size: int = SEGMENT_CHARS) -> list[str]:
+    """``text`` cut into pieces of at least ``size`` characters, only after a single newline between
+    two characters that are not white space, the second not a slash.
+
+    There, the o200k and cl100k pre-tokenizers always end a piece: the newline is a piece of its own
+    or ends a punctuation piece (o200k's also takes slashes after it), and no piece takes a newline
+    in front of it. BPE works within pieces, so the segments' counts add up to the text's count.
+    """
+    lines = text.split("\n")
+    if len(lines) == 1:
+        return [text]
+    cuts, start, position = [], 0, 0
+    for line, after in zip(lines[:-1], lines[1:], strict=True):
+        position += len(line) + 1
+        if position - start >= size and line and after and not line[-1].isspace() and not after[0].isspace() \
+                and after[0] != "/":
+            cuts.append(text[start:position])
+            start = position
+    cuts.append(text[start:])
+    return cuts
+
+
+class SegmentCounter:
+    """Token counts of texts in one encoding; long texts by segments, each distinct segment encoded once."""
+
+    def __init__(self, encoding: str) -> None:
+        self._encode = load_encoding(encoding).encode_ordinary
+        self._segmented = encoding in SEGMENTED_ENCODINGS
+        self._memo: dict[str, int] = {}
+        self._held = 0
+
+    def count(self, text: str) -> int:
+        """The token count of ``text`` (no special-token handling)."""
+        if not self._segmented or len(text) < 2 * SEGMENT_CHARS:
+            return len(self._encode(text))
+        total, memo = 0, self._memo
+        for segment in segments(text):
+            tokens = memo.get(segment)
+            if tokens is None:
+                tokens = len(self._encode(segment))
+                if self._held > MEMO_CHARS:
+                    memo.clear()
+                    self._held = 0
+                memo[segment] = tokens
+                self._held += len(segment)
+            total += tokens
+        return total
+
+
+@cache
+def segment_counter(encoding: str) -> SegmentCounter:
+    """This process's counter for ``encoding`` (its memo serves every job the process runs)."""
+    return SegmentCounter(encoding)
+
+
 def _count_chunk(args: tuple[str, list[str]]) -> list[int]:
     encoding, texts = args
-    enc = load_encoding(encoding)
-    return [len(enc.encode_ordinary(text)) for text in texts]
+    counter = segment_counter(encoding)
+    return [counter.count(text) for text in texts]
 
 
 def count_tokens(texts: Sequence[str], encoding: str, processes: int | None = None) -> list[int]:
@@ -65,13 +131,13 @@ def _count_slice(task: tuple[int, int, tuple[int, int]]) -> pl.DataFrame:
     part = table.slice(*bounds)
     hashes = part.get_column("text_hash").to_list()
     bodies = texts.gather(part.get_column("row")).to_list()  # this slice only: the texts are never copied whole
-    enc = load_encoding(encoding)
+    counter = segment_counter(encoding)
     tokens, context_tokens, context_hashes_out, excerpts = [], [], [], []
     for digest, body in zip(hashes, bodies, strict=True):
         body = body or ""
-        tokens.append(len(enc.encode_ordinary(body)))
+        tokens.append(counter.count(body))
         context = context_text(body, patterns) if digest in context_hashes else ""
-        context_tokens.append(len(enc.encode_ordinary(context)) if context else 0)
+        context_tokens.append(counter.count(context) if context else 0)
         context_hashes_out.append(text_hash(context) if context else None)
         excerpts.append(context[:200] if context else None)
     return pl.DataFrame({"text_hash": hashes, "encoding": [encoding] * len(hashes), "tokens": tokens,
