@@ -21,7 +21,7 @@ import numpy as np
 import polars as pl
 import scipy.sparse as sp
 
-CHUNK_CHARS = 4_000_000
+CHUNK_CHARS = 500_000
 """Characters hashed at once: bounds the temporaries (about 40 bytes per character and n)."""
 WORD_PATTERN = r"\b\w\w+\b"
 """scikit-learn's default token pattern."""
@@ -46,7 +46,25 @@ def char_wb_counts(texts: Sequence[str], ngrams: tuple[int, int], bits: int, win
         start = stop
     if not rows:
         return sp.csr_matrix((0, 1 << bits), dtype=np.float32)
-    return sp.vstack(rows, format="csr") if len(rows) > 1 else rows[0]
+    return rows[0] if len(rows) == 1 else _stacked(rows, bits)
+
+
+def _stacked(chunks: list[sp.csr_matrix], bits: int) -> sp.csr_matrix:
+    """The chunks' rows as one matrix, each chunk let go once copied (never two copies of every count)."""
+    total = sum(chunk.nnz for chunk in chunks)
+    rows = sum(chunk.shape[0] for chunk in chunks)
+    data = np.empty(total, dtype=np.float32)
+    indices = np.empty(total, dtype=np.int32)
+    indptr = np.zeros(rows + 1, dtype=np.int64)
+    filled = row = 0
+    while chunks:
+        chunk = chunks.pop(0)
+        data[filled:filled + chunk.nnz] = chunk.data
+        indices[filled:filled + chunk.nnz] = chunk.indices
+        indptr[row + 1:row + 1 + chunk.shape[0]] = chunk.indptr[1:] + filled
+        filled += chunk.nnz
+        row += chunk.shape[0]
+    return sp.csr_matrix((data, indices, indptr), shape=(rows, 1 << bits))
 
 
 def _char_chunk(texts: Sequence[str], ngrams: tuple[int, int], bits: int, window: int) -> sp.csr_matrix:

@@ -166,8 +166,10 @@ class SemanticCacheLever(Lever):
         )
         scope_starts = items.with_row_index("row").group_by("scope", maintain_order=True).agg(pl.col("row").first())
         text_rows = items.get_column("text_row").to_numpy()
+        item_vectors = sp.csr_matrix(vectors[text_rows])
+        del vectors  # one copy of the vectors at a time: the items' rows are all that is read from here on
         found = similar_pairs(
-            sp.csr_matrix(vectors[text_rows]),
+            item_vectors,
             scope_starts.get_column("row").to_numpy(), items.get_column("first_seen").to_numpy(),
             # The index only needs a necessary time condition: a second of slack absorbs float rounding,
             # the exact TTL is checked below in integer microseconds.

@@ -26,7 +26,6 @@ from typing import Protocol
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.feature_extraction.text import TfidfTransformer
 from sklearn.preprocessing import normalize
 
 from llmaudit.analyses.ngrams import char_wb_counts, word_counts
@@ -39,6 +38,8 @@ BLOCK_ROWS = 1024
 """Rows compared against their window at once."""
 WINDOW_COLUMNS = 32_768
 """Earlier rows per sparse product: bounds a product's size however dense the candidates are."""
+TFIDF_CHUNK = 8_000_000
+"""Weights computed in float64 at once (then stored as float32)."""
 SCORE_CHUNK = 200_000
 """Candidate pairs scored exactly at once."""
 BOUND_SLACK = 1e-5
@@ -88,24 +89,59 @@ class TfidfQueryEncoder:
         so a pair at cosine >= t has word cosine >= 2t - 1: the sparse word part alone finds
         every candidate without missing one (see `similar_pairs`).
         """
-        parts = [_tfidf(word_counts(texts, self.word_ngrams, WORD_BITS))]
-        if self.char_ngrams is not None:
-            parts.append(_tfidf(char_wb_counts(texts, self.char_ngrams, CHAR_BITS, self.char_window)))
-        combined = _compact(normalize(sp.hstack(parts, format="csr", dtype=np.float32), copy=False))
-        return combined, _compact(parts[0])
+        words = _tfidf(word_counts(texts, self.word_ngrams, WORD_BITS))
+        if self.char_ngrams is None:
+            return _compact(normalize(words.copy(), copy=False)), _compact(words)
+        chars = _tfidf(char_wb_counts(texts, self.char_ngrams, CHAR_BITS, self.char_window))
+        combined = sp.hstack([words, chars], format="csr", dtype=np.float32)
+        del chars  # the largest part, copied into the combined rows
+        return _compact(normalize(combined, copy=False)), _compact(words)
 
 
 def _compact(matrix: sp.csr_matrix) -> sp.csr_matrix:
-    """Drop the hash buckets no text uses: same dot products, and row slicing stops paying for 5M columns."""
+    """Drop the hash buckets no text uses: same dot products, and row slicing stops paying for 5M columns.
+
+    The column numbers are rewritten in place: the matrix given is consumed."""
     used = np.bincount(matrix.indices, minlength=matrix.shape[1]) > 0
     number = (np.cumsum(used, dtype=np.int64) - 1).astype(np.int32)  # increasing: rows stay sorted
-    return sp.csr_matrix((matrix.data, number[matrix.indices], matrix.indptr),
-                         shape=(matrix.shape[0], max(int(used.sum()), 1)))
+    indices = matrix.indices.astype(np.int32, copy=False)
+    np.take(number, indices, out=indices)
+    return sp.csr_matrix((matrix.data, indices, matrix.indptr), shape=(matrix.shape[0], max(int(used.sum()), 1)))
 
 
 def _tfidf(counts: sp.csr_matrix) -> sp.csr_matrix:
-    """Sublinear TF times smoothed IDF, rows L2-normalised (a text with no n-gram keeps a zero row)."""
-    return sp.csr_matrix(TfidfTransformer(sublinear_tf=True).fit_transform(counts), dtype=np.float32)
+    """Sublinear TF times smoothed IDF, rows L2-normalised (a text with no n-gram keeps a zero row).
+
+    scikit-learn's ``TfidfTransformer(sublinear_tf=True)`` on float32 counts, operation for operation
+    (float32 weights, row norms summed in float64, each weight divided in float64), but in place over
+    the counts, a bounded run of weights at a time: no second copy of the matrix (the counts are consumed)."""
+    rows, columns = counts.shape
+    idf = np.full(columns, rows + 1, dtype=np.float32)
+    idf /= np.bincount(counts.indices, minlength=columns).astype(np.float32) + np.float32(1.0)
+    np.log(idf, out=idf)
+    idf += np.float32(1.0)
+    data = counts.data.astype(np.float32, copy=False)
+    indptr = counts.indptr
+    # Runs of whole rows, about TFIDF_CHUNK weights each: (first row, row after the last).
+    bounds = np.unique(np.searchsorted(indptr, np.arange(0, indptr[-1], TFIDF_CHUNK), side="right") - 1)
+    runs = list(zip(bounds.tolist(), [*bounds[1:].tolist(), rows], strict=False))  # none without a count
+
+    def row_of(first: int, last: int) -> np.ndarray:
+        return np.repeat(np.arange(first, last), np.diff(indptr[first:last + 1]))
+
+    squares = np.zeros(rows, dtype=np.float64)
+    for first, last in runs:
+        weight = data[indptr[first]:indptr[last]]
+        np.log(weight, out=weight)
+        weight += np.float32(1.0)
+        weight *= idf[counts.indices[indptr[first]:indptr[last]]]
+        squares[first:last] = np.bincount(row_of(first, last) - first, weights=weight * weight, minlength=last - first)
+    norms = np.sqrt(squares)
+    norms[norms == 0.0] = 1.0
+    for first, last in runs:
+        weight = data[indptr[first]:indptr[last]]
+        weight[:] = weight / norms[row_of(first, last)]
+    return sp.csr_matrix((data, counts.indices, counts.indptr), shape=counts.shape)
 
 
 def rowwise_cosine(matrix: sp.csr_matrix, left: np.ndarray, right: np.ndarray) -> np.ndarray:

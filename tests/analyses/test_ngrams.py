@@ -73,3 +73,23 @@ def test_chunks_give_the_same_matrix(monkeypatch) -> None:  # type: ignore[no-un
 def test_char_wb_counts_property(texts: list[str]) -> None:
     ours = char_wb_counts(texts, (3, 5), 24, 500)
     assert _row_counts(ours) == _row_counts(_reference("char_wb", (3, 5), texts))
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows=st.lists(st.dictionaries(st.integers(0, 40), st.integers(1, 9), max_size=12), min_size=1, max_size=30),
+       chunk=st.integers(1, 50))
+def test_tfidf_in_place_is_scikit_learns_bit_for_bit(rows: list[dict[int, int]], chunk: int) -> None:
+    from unittest import mock
+
+    from sklearn.feature_extraction.text import TfidfTransformer
+
+    from llmaudit.analyses import similarity
+    counts = sp.csr_matrix(
+        ([float(n) for row in rows for n in row.values()], [c for row in rows for c in row],
+         np.cumsum([0, *map(len, rows)])), shape=(len(rows), 41), dtype=np.float32)
+    counts.sort_indices()
+    expected = sp.csr_matrix(TfidfTransformer(sublinear_tf=True).fit_transform(counts.copy()), dtype=np.float32)
+    with mock.patch.object(similarity, "TFIDF_CHUNK", chunk):  # runs of whole rows, however small
+        got = similarity._tfidf(counts)
+    assert np.array_equal(got.indptr, expected.indptr) and np.array_equal(got.indices, expected.indices)
+    assert np.array_equal(got.data, expected.data)
