@@ -26,7 +26,6 @@ from typing import Protocol
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.preprocessing import normalize
 
 from llmaudit.analyses.ngrams import char_wb_counts, word_counts
 
@@ -89,6 +88,9 @@ class TfidfQueryEncoder:
         so a pair at cosine >= t has word cosine >= 2t - 1: the sparse word part alone finds
         every candidate without missing one (see `similar_pairs`).
         """
+        # Imported when first needed: scikit-learn takes 0.6 s to load (run_audit loads it while the files are read).
+        from sklearn.preprocessing import normalize
+
         words = _tfidf(word_counts(texts, self.word_ngrams, WORD_BITS))
         if self.char_ngrams is None:
             return _compact(normalize(words.copy(), copy=False)), _compact(words)
