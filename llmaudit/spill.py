@@ -5,18 +5,26 @@ and most are read once (by the token counters) or never again (long answers). Ma
 they are page cache: the kernel holds the pages the process reads, and can drop them again, instead
 of the process holding every text in memory it owns. The file is unlinked as soon as it is mapped
 (on Linux the mapping keeps it readable), so nothing is left behind, whatever happens next.
+
+Pages read stay mapped into the process (its resident memory) until `release_pages` hands them back:
+the analysis calls it between steps, so the texts one step read do not add to the next step's peak.
 """
 
 from __future__ import annotations
 
 import contextlib
+import mmap
 import os
 import tempfile
+import weakref
 from pathlib import Path
 
 import polars as pl
 import pyarrow as pa
 import pyarrow.ipc
+
+_regions: weakref.WeakSet[mmap.mmap] = weakref.WeakSet()
+"""Every live mapping (one goes when the last frame reading it does)."""
 
 
 def mapped(frame: pl.DataFrame, folder: str | Path) -> pl.DataFrame:
@@ -39,8 +47,25 @@ def mapped(frame: pl.DataFrame, folder: str | Path) -> pl.DataFrame:
 def map_file(path: str | Path) -> pl.DataFrame:
     """The uncompressed Arrow IPC file at ``path`` as a frame backed by the file itself, which is unlinked."""
     try:
-        table = pa.ipc.open_file(pa.memory_map(str(path))).read_all()
+        with open(path, "rb") as file:
+            region = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
+        table = pa.ipc.open_file(pa.BufferReader(pa.py_buffer(region))).read_all()  # slices of the mapping: no copy
+        _regions.add(region)
         return pl.from_arrow(table, rechunk=False)  # type: ignore[return-value]
     finally:
         with contextlib.suppress(OSError):  # a system that cannot unlink a mapped file: the folder's owner removes it
             os.unlink(path)
+
+
+def release_pages() -> None:
+    """Take the mapped pages read so far out of this process's resident memory.
+
+    Nothing is lost: the pages are the files' (the kernel's page cache may keep them), and a later read
+    maps them again. Where the system has no ``madvise``, nothing happens.
+    """
+    advice = getattr(mmap, "MADV_DONTNEED", None)
+    if advice is None:
+        return
+    for region in list(_regions):
+        with contextlib.suppress(OSError, ValueError):
+            region.madvise(advice)

@@ -8,7 +8,8 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from llmaudit.spill import mapped
+from llmaudit import spill
+from llmaudit.spill import mapped, release_pages
 from llmaudit.table import TEXT_SCHEMA, TableBuilder
 
 
@@ -40,3 +41,28 @@ def test_builder_texts_are_the_same_spilled_or_not(tmp_path: Path, spill: bool) 
     frame = builder.texts_frame()
     assert frame.get_column("text").to_list() == ["a", "b", "c", "d", "e"]
     assert list(tmp_path.iterdir()) == []
+
+
+def _file_backed_kb() -> int | None:
+    try:
+        fields = dict(line.split(":", 1) for line in Path("/proc/self/smaps_rollup").read_text().splitlines()[1:])
+    except OSError:
+        return None
+    return int(fields["Rss"].split()[0]) - int(fields["Anonymous"].split()[0])
+
+
+def test_released_pages_leave_resident_memory_and_read_the_same(tmp_path: Path) -> None:
+    import gc
+
+    frame = pl.DataFrame({"text": [f"{i:06d}" + "y" * 20_000 for i in range(2_000)]})  # 40 MB
+    back = mapped(frame, tmp_path)
+    assert back.get_column("text").hash().to_list() == frame.get_column("text").hash().to_list()  # every byte read
+    before = _file_backed_kb()
+    release_pages()
+    after = _file_backed_kb()
+    if before is not None and after is not None:
+        assert before - after > 30_000  # the 40 MB just read are no longer resident
+    assert_frame_equal(back, frame)  # and read again from the file as they were
+    del back
+    gc.collect()
+    assert len(spill._regions) == 0  # the mapping went with the last frame reading it

@@ -137,6 +137,8 @@ def replay(parts: pl.DataFrame, rules: pl.DataFrame, last_breakpoint: bool) -> p
         .backward_fill(),
         touch=pl.when(pl.col("breakpoints")).then(pl.col("bp") & (pl.col("cum") >= pl.col("min_tokens")))
         .otherwise(pl.lit(True)),
+    ).select(  # what the replay reads from here on: the sort below copies every row
+        "rid", "idx", "cum", "cache_key", "next_bp", "touch", "ts_us", "min_tokens", "retention_us", "breakpoints",
     ).sort(["cache_key", "ts_us"])
     entry_start = pl.Series(_runs(rows.get_column("cache_key").to_numpy()))
     instant = np.stack([rows.get_column("cache_key").to_numpy().astype(np.int64), rows.get_column("ts_us").to_numpy()])

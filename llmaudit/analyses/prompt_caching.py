@@ -25,6 +25,7 @@ from llmaudit.analyses.prompt_layout import (
     find_tool_orders,
 )
 from llmaudit.analyses.volatile_prefix import SpanTemplate, find_span_templates
+from llmaudit.spill import release_pages
 
 MAX_PRICED_FIXES = 10
 """Per kind of fix, the candidates priced by a replay (largest first)."""
@@ -75,9 +76,17 @@ SKIP_REASONS = (
 )
 
 
+REQUEST_COLUMNS = (
+    "request_id", "ts", "provider", "model", "feature", "api_key", "status", "is_aggregate", "is_batch", "request_count",
+    "input_tokens", "cache_read_tokens", "cache_write_tokens", "cost_input_usd",
+    "unit_input", "unit_cache_read", "unit_cache_write", "unit_cache_write_1h",
+)
+"""The request columns the replay and its report read (the rules frame is joined and copied several times)."""
+
+
 def cache_rules(context: AnalysisContext, ttl: str) -> tuple[pl.DataFrame, dict[str, int]]:
     """The replayable requests with their cache scope, rules and prices; and how many were skipped, by reason."""
-    requests = context.requests
+    requests = context.requests.select(REQUEST_COLUMNS)
     pairs = requests.select("provider", "model").unique()
     families = pairs.with_columns(family=pl.Series(
         [cache_family(p, m) for p, m in pairs.iter_rows()], dtype=pl.String))
@@ -202,6 +211,7 @@ class PromptCachingLever(Lever):
         parts = prompt_parts(context.messages, rules)
         logged = parts.group_by("request_id").agg(logged_tokens=pl.col("tokens").sum())
         templates = find_span_templates(parts, context.texts, rules)
+        release_pages()  # the system texts compared: their pages can go before the replays
         for template in templates:
             if template.family != "anthropic":  # automatic caches match tokens inside a message; breakpoints do not
                 parts = template.share_prefix(parts)

@@ -8,6 +8,7 @@ from llmaudit.analyses.exact_cache import ExactCacheLever
 from llmaudit.analyses.interface import AnalysisContext, Lever, LeverResult
 from llmaudit.analyses.prompt_caching import PromptCachingLever
 from llmaudit.analyses.semantic_cache import SemanticCacheLever
+from llmaudit.spill import release_pages
 
 # Run order = report order. One line per lever.
 LEVER_CLASSES: list[type[Lever]] = [
@@ -25,8 +26,15 @@ def levers() -> list[Lever]:
 def run_levers_in_two_steps(early: AnalysisContext, late: Callable[[], AnalysisContext]) -> list[LeverResult]:
     """Levers that need no token count on ``early``, then the others on ``late()`` (built once), in registry order."""
     chosen = levers()
-    results: dict[int, LeverResult] = {i: lever.run(early) for i, lever in enumerate(chosen) if not lever.needs_tokens}
+
+    def run(lever: Lever, context: AnalysisContext) -> LeverResult:
+        result = lever.run(context)
+        release_pages()  # the texts this lever read leave resident memory before the next one runs
+        return result
+
+    results: dict[int, LeverResult] = {i: run(lever, early) for i, lever in enumerate(chosen) if not lever.needs_tokens}
     if len(results) < len(chosen):
         context = late()
-        results.update({i: lever.run(context) for i, lever in enumerate(chosen) if lever.needs_tokens})
+        release_pages()
+        results.update({i: run(lever, context) for i, lever in enumerate(chosen) if lever.needs_tokens})
     return [results[i] for i in range(len(chosen))]

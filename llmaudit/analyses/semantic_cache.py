@@ -25,6 +25,7 @@ import scipy.sparse as sp
 from llmaudit.analyses.interface import AnalysisContext, Lever, LeverResult
 from llmaudit.analyses.prompt_view import query_texts, system_keys, turn_counts
 from llmaudit.analyses.similarity import QueryEncoder, TfidfQueryEncoder, rowwise_cosine, similar_pairs
+from llmaudit.spill import release_pages
 
 DEFAULT_THRESHOLD = 0.93
 # Measured by semantic_eval.evaluate on ../shared/data/queries (bench/semantic_cache.py prints the table):
@@ -78,6 +79,7 @@ class SemanticCacheLever(Lever):
             .select("request_id", "ts", "model", "system_key", "tools_hash", "feature", "cost_usd", "output_hash",
                     "query_hash", "question", "context_key")
         )
+        release_pages()  # the query texts are split and copied: their pages can go before the vectors are built
         if stateless.height == 0:
             return self.skipped(context, "no stateless request (one turn, with a user query) in these logs")
         threshold = config.semantic_threshold if config.semantic_threshold is not None else DEFAULT_THRESHOLD
