@@ -43,6 +43,8 @@ SCORE_CHUNK = 200_000
 """Candidate pairs scored exactly at once."""
 BOUND_SLACK = 1e-5
 """Float32 rounding allowance: the prefix is made slightly longer than the bound needs."""
+LEVELS = 16
+"""Cutoff quantiles at which each row's norm below is kept: the looser bound that rules out most pairs."""
 SCORE_SLACK = 1e-4
 """Float32 rounding allowance of the upper bound: a pair is dropped only when clearly below the threshold."""
 
@@ -165,6 +167,11 @@ class PrefixIndex:
     are those ranked >= cutoff[b]; every other shared feature is in b's tail, so by Cauchy-Schwarz
     cos(a, b) <= prefix_dot(a, b) + |a restricted to ranks < cutoff[b]| * |tail of b|.
     That bound (`upper_bound`) needs only the prefix product's value and two lookups per pair.
+
+    |a restricted to ranks < cutoff[b]| takes a search inside a's row. Most pairs are ruled out with a
+    looser bound first: the cutoffs are rounded up to one of LEVELS ranks (quantiles of the cutoffs),
+    and each row's norm below each level is computed once; a level at or above cutoff[b] covers every
+    feature below cutoff[b], so the looser bound is still an upper bound.
     """
 
     prefix: sp.csr_matrix
@@ -179,6 +186,10 @@ class PrefixIndex:
     """Where each row's weights start in `ranks` (CSR indptr)."""
     mass: np.ndarray
     """Cumulative squared weights in `ranks` order, with a leading 0."""
+    level: np.ndarray
+    """Per row, the first of the level ranks at or above its cutoff."""
+    level_norm: np.ndarray
+    """Per row and level: the norm of the row's weights ranked below that level (rows x levels, float32, rounded up)."""
 
     @classmethod
     def build(cls, matrix: sp.csr_matrix, threshold: float) -> PrefixIndex:
@@ -205,17 +216,29 @@ class PrefixIndex:
         prefix = sp.csr_matrix((np.where(tail, np.float32(0.0), ranked.data), ranked.indices.copy(),
                                 ranked.indptr.copy()), shape=matrix.shape)
         prefix.eliminate_zeros()
-        return cls(prefix, cutoff, tail_norm, ranked.indices, ranked.indptr.astype(np.int64), mass)
+        row_starts = ranked.indptr.astype(np.int64)
+        level, level_norm = _levels(ranked.indices, row_starts, mass, cutoff, columns)
+        return cls(prefix, cutoff, tail_norm, ranked.indices, row_starts, mass, level, level_norm)
 
-    def upper_bound(self, left: np.ndarray, right: np.ndarray, prefix_dot: np.ndarray) -> np.ndarray:
-        """An upper bound of each pair's dot product, given the dot product of their prefixes."""
+    def upper_bound(self, left: np.ndarray, right: np.ndarray, prefix_dot: np.ndarray,
+                    needed: float = -np.inf) -> np.ndarray:
+        """An upper bound of each pair's dot product, given the dot product of their prefixes.
+
+        The level bound first (two lookups); the pairs whose bound still reaches ``needed`` get the
+        tight one (a search inside a's row). A bound below ``needed`` may be the looser one.
+        """
         left_first = self.cutoff[left] <= self.cutoff[right]
         a = np.where(left_first, left, right)
         b = np.where(left_first, right, left)
+        tail_b = self.tail_norm[b]
+        bound = prefix_dot.astype(np.float64) + self.level_norm[a, self.level[b]] * tail_b
+        tighten = np.flatnonzero(bound >= needed)
+        a, b = a[tighten], b[tighten]
         start = self.row_starts[a]
         below = self._first_at_or_above(start, self.row_starts[a + 1], self.cutoff[b])
         a_below = np.sqrt(np.maximum(self.mass[below] - self.mass[start], 0.0))
-        return prefix_dot.astype(np.float64) + a_below * self.tail_norm[b]
+        bound[tighten] = prefix_dot[tighten].astype(np.float64) + a_below * tail_b[tighten]
+        return bound
 
     def _first_at_or_above(self, low: np.ndarray, high: np.ndarray, rank: np.ndarray) -> np.ndarray:
         """Per pair: the first position in [low, high) of `ranks` holding a rank >= ``rank`` (else high).
@@ -233,6 +256,26 @@ class PrefixIndex:
             below[open_] = self.ranks[middle[open_]] < rank[open_]
             low = np.where(open_ & below, middle + 1, low)
             high = np.where(open_ & ~below, middle, high)
+
+
+def _levels(ranks: np.ndarray, row_starts: np.ndarray, mass: np.ndarray, cutoff: np.ndarray,
+            columns: int) -> tuple[np.ndarray, np.ndarray]:
+    """(each row's level: the first level rank >= its cutoff; each row's norm below each level, rounded up)."""
+    rows = len(cutoff)
+    kept = cutoff[cutoff < columns]
+    ladder = np.unique(np.quantile(kept, np.linspace(0.0, 1.0, LEVELS)).astype(np.int64)) if len(kept) else \
+        np.empty(0, dtype=np.int64)
+    ladder = np.append(ladder, columns)  # the last level: above every rank (the whole row)
+    level = np.searchsorted(ladder, cutoff, side="left")
+    # Rows in order, ranks ascending within a row: row * (columns + 1) + rank is sorted throughout.
+    span = np.int64(columns + 1)
+    keys = np.repeat(np.arange(rows, dtype=np.int64), np.diff(row_starts)) * span + ranks
+    needles = (np.arange(rows, dtype=np.int64)[:, None] * span + ladder[None, :]).ravel()
+    positions = np.searchsorted(keys, needles, side="left").reshape(rows, len(ladder))
+    squared = np.maximum(mass[positions] - mass[row_starts[:-1]][:, None], 0.0)
+    # float32 rounded up (nextafter): the stored norm is never below the true one.
+    norm = np.sqrt(squared).astype(np.float32)
+    return level, np.nextafter(norm, np.float32(np.inf))
 
 
 @dataclass(frozen=True)
@@ -289,7 +332,8 @@ def similar_pairs(matrix: sp.csr_matrix, scope_starts: np.ndarray, first_seen: n
                 usable = (left < right) & (last_seen[left] >= first_seen[right] - horizon)
                 left, right = left[usable], right[usable]
                 prefix_candidates += len(left)
-                possible = index.upper_bound(left, right, product.data[usable]) >= screen_threshold - SCORE_SLACK
+                floor = screen_threshold - SCORE_SLACK
+                possible = index.upper_bound(left, right, product.data[usable], needed=floor) >= floor
                 left, right = left[possible], right[possible]
                 if screen is not matrix:
                     passed = rowwise_cosine(screen, left, right) >= screen_threshold - 1e-6

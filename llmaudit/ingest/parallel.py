@@ -25,6 +25,7 @@ from typing import Any
 
 import polars as pl
 
+from llmaudit.cores import available as available_cores
 from llmaudit.ingest.interface import Reader
 from llmaudit.ingest.pipeline import FileSummary, Ingestor, IngestReport, Observer
 from llmaudit.ingest.source import SourceFile, count_lines, is_compressed, line_spans
@@ -84,7 +85,7 @@ def _start(*shared: Any) -> None:
 
 def cores() -> int:
     """Cores this process may run on."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return available_cores()
 
 
 def worth_parallel(files: list[SourceFile]) -> bool:

@@ -12,7 +12,6 @@ never copied through a pipe), so memory stays bounded by the unique text itself.
 from __future__ import annotations
 
 import multiprocessing
-import os
 from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from functools import cache
@@ -20,6 +19,7 @@ from typing import Any
 
 import polars as pl
 
+from llmaudit.cores import available as available_cores
 from llmaudit.tokens.context_blocks import context_text
 from llmaudit.tokens.encodings import load_encoding
 
@@ -109,7 +109,7 @@ def count_tokens(texts: Sequence[str], encoding: str, processes: int | None = No
     large volumes are split across worker processes, one per core.
     """
     texts = list(texts)
-    processes = processes or os.cpu_count() or 1
+    processes = processes or available_cores()
     volume = sum(len(t) for t in texts)
     if processes < 2 or volume < PARALLEL_MIN_CHARS:
         return _count_chunk((encoding, texts))
@@ -168,7 +168,7 @@ class CountJob:
 
     def __init__(self, pairs: pl.DataFrame, texts: pl.DataFrame, context_hashes: set[str],
                  patterns: tuple = (), processes: int | None = None) -> None:
-        processes = processes or os.cpu_count() or 1
+        processes = processes or available_cores()
         column = texts.get_column("text")
         # The stored lengths when there are (measuring would read every text: pages the texts' file needn't load).
         length = pl.col("chars") if "chars" in texts.columns else column.str.len_chars()

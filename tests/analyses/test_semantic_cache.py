@@ -206,6 +206,10 @@ def test_prefix_bound_is_never_below_the_true_cosine(seed: int, threshold: float
     true = np.asarray((matrix @ matrix.T).toarray())[left, right]
     assert (index.upper_bound(left, right, prefix_dot) >= true - 1e-5).all()
     assert (index.upper_bound(right, left, prefix_dot) >= true - 1e-5).all()
+    # The level bound alone (needed above every bound: nothing tightened) is an upper bound too, and looser.
+    loose = index.upper_bound(left, right, prefix_dot, needed=np.inf)
+    assert (loose >= true - 1e-5).all()
+    assert (loose >= index.upper_bound(left, right, prefix_dot) - 1e-6).all()
     # The prefix filter's promise: a pair at the threshold shares a prefix feature.
     assert not ((true >= threshold + 1e-5) & (prefix_dot == 0) & (true > 0)).any()
 
