@@ -21,6 +21,7 @@ discards most of them unscored (96% on a 100k-request log); the rest are scored 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -28,6 +29,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from llmaudit.analyses.ngrams import char_wb_counts, word_counts
+from llmaudit.cores import available as available_cores
 
 WORD_BITS = 20
 CHAR_BITS = 22
@@ -309,41 +311,56 @@ def similar_pairs(matrix: sp.csr_matrix, scope_starts: np.ndarray, first_seen: n
         screen, screen_threshold = matrix, threshold
     index = PrefixIndex.build(screen, screen_threshold)
     prefix = index.prefix
+    floor = screen_threshold - SCORE_SLACK
+
+    def score_block(block_start: int, block_stop: int, window_start: int) -> tuple[np.ndarray, ...]:
+        """(earlier, later, cosine, candidates, prefix candidates) of one block of rows against its window."""
+        found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        counts = np.zeros(2, dtype=np.int64)
+        block = prefix[block_start:block_stop]
+        for column_start in range(window_start, block_stop, WINDOW_COLUMNS):
+            column_stop = min(column_start + WINDOW_COLUMNS, block_stop)
+            product = (block @ prefix[column_start:column_stop].T).tocoo()
+            left = product.col.astype(np.int64) + column_start
+            right = product.row.astype(np.int64) + block_start
+            usable = (left < right) & (last_seen[left] >= first_seen[right] - horizon)
+            left, right = left[usable], right[usable]
+            counts[1] += len(left)
+            possible = index.upper_bound(left, right, product.data[usable], needed=floor) >= floor
+            left, right = left[possible], right[possible]
+            if screen is not matrix:
+                passed = rowwise_cosine(screen, left, right) >= screen_threshold - 1e-6
+                left, right = left[passed], right[passed]
+            counts[0] += len(left)
+            scores = rowwise_cosine(matrix, left, right)
+            close = scores >= threshold
+            found.append((left[close], right[close], scores[close]))
+        return *(np.concatenate([f[k] for f in found]) for k in range(3)), counts
+
+    blocks = []
     bounds = np.append(scope_starts, matrix.shape[0]).astype(np.int64)
-    earlier: list[np.ndarray] = []
-    later: list[np.ndarray] = []
-    cosine: list[np.ndarray] = []
-    candidates = prefix_candidates = 0
     for scope_start, scope_stop in zip(bounds[:-1], bounds[1:], strict=True):
         if scope_stop - scope_start < 2:
             continue  # a scope of one row has no pair (most scopes: one question about one set of documents)
         # The earliest row of the scope still seen at or after a given time: a running maximum of last_seen.
         reach = np.maximum.accumulate(last_seen[scope_start:scope_stop])
         for block_start in range(int(scope_start), int(scope_stop), BLOCK_ROWS):
-            block_stop = min(block_start + BLOCK_ROWS, int(scope_stop))
             oldest = first_seen[block_start] - horizon
             window_start = int(scope_start) + int(np.searchsorted(reach, oldest, side="left"))
-            block = prefix[block_start:block_stop]
-            for column_start in range(window_start, block_stop, WINDOW_COLUMNS):
-                column_stop = min(column_start + WINDOW_COLUMNS, block_stop)
-                product = (block @ prefix[column_start:column_stop].T).tocoo()
-                left = product.col.astype(np.int64) + column_start
-                right = product.row.astype(np.int64) + block_start
-                usable = (left < right) & (last_seen[left] >= first_seen[right] - horizon)
-                left, right = left[usable], right[usable]
-                prefix_candidates += len(left)
-                floor = screen_threshold - SCORE_SLACK
-                possible = index.upper_bound(left, right, product.data[usable], needed=floor) >= floor
-                left, right = left[possible], right[possible]
-                if screen is not matrix:
-                    passed = rowwise_cosine(screen, left, right) >= screen_threshold - 1e-6
-                    left, right = left[passed], right[passed]
-                candidates += len(left)
-                scores = rowwise_cosine(matrix, left, right)
-                close = scores >= threshold
-                earlier.append(left[close])
-                later.append(right[close])
-                cosine.append(scores[close])
+            blocks.append((block_start, min(block_start + BLOCK_ROWS, int(scope_stop)), window_start))
+    # The sparse products and numpy release the GIL for much of their work: blocks run on every core, in
+    # threads sharing the index, and come back in order (the same pairs in the same order as one loop).
+    workers = min(available_cores(), len(blocks))
+    if workers > 1:
+        with ThreadPoolExecutor(workers) as pool:
+            results = list(pool.map(lambda task: score_block(*task), blocks))
+    else:
+        results = [score_block(*task) for task in blocks]
+    earlier = [r[0] for r in results]
+    later = [r[1] for r in results]
+    cosine = [r[2] for r in results]
+    candidates = int(sum(r[3][0] for r in results))
+    prefix_candidates = int(sum(r[3][1] for r in results))
     if not earlier:
         empty = np.empty(0, dtype=np.int64)
         return PairSet(empty, empty, np.empty(0, dtype=np.float32), 0, prefix_candidates)
