@@ -7,6 +7,7 @@ from datetime import datetime
 import polars as pl
 
 from llmaudit.result import BreakdownRow, Summary, Window
+from llmaudit.sums import exact_sum, series_sum
 
 NONE_LABEL = "(none)"
 DAYS_PER_MONTH = 30.0
@@ -27,14 +28,14 @@ def summary_of(priced: pl.DataFrame, window: Window) -> Summary:
     failed = pl.col("status") != "ok"
     row = priced.select(
         requests=pl.col("request_count").sum(),
-        cost=pl.col("cost_usd").sum(),
+        cost=exact_sum(pl.col("cost_usd")),
         input_tokens=pl.col("input_tokens").sum(),
         cache_read=pl.col("cache_read_tokens").sum(),
         cache_write=pl.col("cache_write_tokens").sum(),
         output_tokens=pl.col("output_tokens").sum(),
         reasoning=pl.col("reasoning_tokens").sum(),
         failed=pl.col("request_count").filter(failed).sum(),
-        failed_cost=pl.col("cost_usd").filter(failed).sum(),
+        failed_cost=exact_sum(pl.col("cost_usd").filter(failed)),
         unpriced=pl.col("request_count").filter(pl.col("cost_source") == "unpriced").sum(),
     ).row(0, named=True)
     requests = int(row["requests"] or 0)
@@ -61,14 +62,14 @@ def breakdown(
     chronological: bool = False,
 ) -> list[BreakdownRow]:
     """Spend per group, most expensive first (ties by key), or by key when ``chronological``."""
-    total = float(priced.get_column("cost_usd").sum() or 0.0) if priced.height else 0.0
+    total = series_sum(priced.get_column("cost_usd"))
     detail = detail or []
     grouped = (
         priced.with_columns(group_key=key.cast(pl.String).fill_null(NONE_LABEL))
         .group_by("group_key")
         .agg(
             requests=pl.col("request_count").sum(),
-            cost_usd=pl.col("cost_usd").sum(),
+            cost_usd=exact_sum(pl.col("cost_usd")),
             input_tokens=pl.col("input_tokens").sum(),
             output_tokens=pl.col("output_tokens").sum(),
             failed=pl.col("request_count").filter(pl.col("status") != "ok").sum(),

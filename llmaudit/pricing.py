@@ -23,6 +23,7 @@ from genai_prices.types import ModelPrice, TieredPrices
 
 from llmaudit import provider_rules
 from llmaudit.errors import ConfigError
+from llmaudit.sums import exact_sum, series_sum
 
 PRICE_FIELDS = ("input", "cache_read", "cache_write", "cache_write_1h", "output", "reasoning")
 MAX_TIERS = 2
@@ -407,7 +408,7 @@ def pricing_report(priced: pl.DataFrame, resolver: PriceResolver, as_of: date | 
             requests=pl.col("request_count").sum(),
             input_tokens=pl.col("input_tokens").sum(),
             output_tokens=pl.col("output_tokens").sum(),
-            reported=pl.col("cost_reported_usd").sum(),
+            reported=exact_sum(pl.col("cost_reported_usd")),
             reported_n=pl.col("cost_reported_usd").count(),
         )
         .sort(["requests", "model"], descending=[True, False], nulls_last=True)
@@ -436,8 +437,8 @@ def pricing_report(priced: pl.DataFrame, resolver: PriceResolver, as_of: date | 
         as_of=as_of.isoformat() if as_of else None,
         unknown_models=unknown_models,
         notes=notes,
-        reported_cost_usd=round(float(compared.get_column("cost_reported_usd").sum()), 6) if has_reported else None,
-        computed_cost_usd=round(float(compared.get_column("cost_usd").sum()), 6) if has_reported else None,
+        reported_cost_usd=round(series_sum(compared.get_column("cost_reported_usd")), 6) if has_reported else None,
+        computed_cost_usd=round(series_sum(compared.get_column("cost_usd")), 6) if has_reported else None,
         compared_requests=compared.height,
         disagreements=disagreeing.height,
         disagreement_examples=examples,

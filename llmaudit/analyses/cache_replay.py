@@ -22,6 +22,7 @@ import numpy as np
 import polars as pl
 
 from llmaudit.provider_rules import ANTHROPIC_LOOKBACK_BLOCKS
+from llmaudit.sums import exact_sum
 
 PART_SCHEMA = {
     "request_id": pl.String, "order": pl.Int64, "key": pl.String, "tokens": pl.Float64,
@@ -172,7 +173,7 @@ def replay(parts: pl.DataFrame, rules: pl.DataFrame, last_breakpoint: bool) -> p
 
 def _full_prompt_writes(parts: pl.DataFrame, rules: pl.DataFrame, replayed: pl.DataFrame) -> pl.DataFrame:
     """Automatic caching that bills writes (GPT-5.6+): the newly cached rest of the prompt is written."""
-    totals = parts.group_by("request_id").agg(total=pl.col("tokens").fill_null(0.0).sum())
+    totals = parts.group_by("request_id").agg(total=exact_sum(pl.col("tokens").fill_null(0.0)))
     return replayed.join(rules.select("request_id", "charges_writes", "min_tokens", "increment"), on="request_id") \
         .join(totals, on="request_id", how="left").with_columns(
             write_tokens=pl.when(pl.col("charges_writes") & (pl.col("total") >= pl.col("min_tokens")))
@@ -218,7 +219,7 @@ def simulate(parts: pl.DataFrame, rules: pl.DataFrame) -> pl.DataFrame:
             _priced(explicit, replay(parts, explicit, last_breakpoint=True), POLICY_LAST),
         ])
         rank = {POLICY_NONE: 0, POLICY_STATIC: 1, POLICY_LAST: 2}
-        best = options.group_by([*GROUP_KEYS, "policy"]).agg(cost=pl.col("sim_input_usd").sum()) \
+        best = options.group_by([*GROUP_KEYS, "policy"]).agg(cost=exact_sum(pl.col("sim_input_usd"))) \
             .with_columns(rank=pl.col("policy").replace_strict(rank, return_dtype=pl.Int64)) \
             .sort([*GROUP_KEYS, "cost", "rank"], nulls_last=True).unique(list(GROUP_KEYS), keep="first") \
             .select(*GROUP_KEYS, "policy")

@@ -15,6 +15,7 @@ import polars as pl
 
 from llmaudit.analyses.interface import AnalysisContext, Lever, LeverResult
 from llmaudit.analyses.prompt_view import input_keys, query_texts
+from llmaudit.sums import exact_sum, series_sum
 
 TOP_REPEATED = 10
 EXCERPT_CHARS = 120
@@ -64,9 +65,9 @@ class ExactCacheLever(Lever):
         ).sort(["ts", "request_id"])
         replayed = keyed.with_columns(replay_hits(keyed, "cache_key", ttl))
         hits = replayed.filter(pl.col("hit"))
-        saved = float(hits.get_column("cost_usd").sum() or 0.0)
+        saved = series_sum(hits.get_column("cost_usd"))
         safe = hits.filter(pl.col("deterministic"))
-        safe_saved = float(safe.get_column("cost_usd").sum() or 0.0)
+        safe_saved = series_sum(safe.get_column("cost_usd"))
         excluded = context.requests.height - candidates.height
         return LeverResult(
             name=self.name,
@@ -97,7 +98,7 @@ class ExactCacheLever(Lever):
 
 def _by_feature(replayed: pl.DataFrame) -> list[dict[str, object]]:
     grouped = replayed.group_by(pl.col("feature").fill_null("(none)")).agg(
-        requests=pl.len(), hits=pl.col("hit").sum(), savings_usd=pl.col("cost_usd").filter(pl.col("hit")).sum(),
+        requests=pl.len(), hits=pl.col("hit").sum(), savings_usd=exact_sum(pl.col("cost_usd").filter(pl.col("hit"))),
     ).sort(["savings_usd", "feature"], descending=[True, False])
     return [
         {"feature": r["feature"], "requests": r["requests"], "hits": r["hits"],
@@ -109,7 +110,7 @@ def _by_feature(replayed: pl.DataFrame) -> list[dict[str, object]]:
 def _top_repeated(replayed: pl.DataFrame, context: AnalysisContext) -> list[dict[str, object]]:
     top = (
         replayed.group_by("cache_key").agg(
-            requests=pl.len(), hits=pl.col("hit").sum(), savings_usd=pl.col("cost_usd").filter(pl.col("hit")).sum(),
+            requests=pl.len(), hits=pl.col("hit").sum(), savings_usd=exact_sum(pl.col("cost_usd").filter(pl.col("hit"))),
             request_id=pl.col("request_id").first(), feature=pl.col("feature").first(), model=pl.col("model").first(),
         )
         .filter(pl.col("hits") > 0)

@@ -26,6 +26,7 @@ from llmaudit.analyses.prompt_layout import (
 )
 from llmaudit.analyses.volatile_prefix import SpanTemplate, find_span_templates
 from llmaudit.spill import release_pages
+from llmaudit.sums import exact_sum, series_sum
 
 MAX_PRICED_FIXES = 10
 """Per kind of fix, the candidates priced by a replay (largest first)."""
@@ -143,8 +144,8 @@ def _fix_savings(fix: PromptFix, parts: pl.DataFrame, rules: pl.DataFrame) -> fl
     """Simulated input cost of the fix's (provider, model, feature) before minus after the fix."""
     group = rules.filter(pl.col("group_key") == fix.group_key)
     own = parts.filter(pl.col("group_key") == fix.group_key)
-    before = float(simulate(own, group).get_column("sim_input_usd").sum() or 0.0)
-    after = float(simulate(fix.rewrite(own), group).get_column("sim_input_usd").sum() or 0.0)
+    before = series_sum(simulate(own, group).get_column("sim_input_usd"))
+    after = series_sum(simulate(fix.rewrite(own), group).get_column("sim_input_usd"))
     return max(before - after, 0.0)
 
 
@@ -172,10 +173,10 @@ def _totals() -> list[pl.Expr]:
         pl.col("read_tokens").sum().alias("achievable_cached_tokens"),
         pl.col("cache_write_tokens").sum().alias("reported_cache_write_tokens"),
         pl.col("write_tokens").sum().alias("achievable_cache_write_tokens"),
-        pl.col("cost_input_usd").sum().alias("reported_input_cost_usd"),
-        pl.col("sim_input_usd").sum().alias("achievable_input_cost_usd"),
+        exact_sum(pl.col("cost_input_usd")).alias("reported_input_cost_usd"),
+        exact_sum(pl.col("sim_input_usd")).alias("achievable_input_cost_usd"),
         pl.col("policy").unique().sort().str.join("; ").alias("placement"),
-        pl.col("logged_tokens").sum(),
+        exact_sum(pl.col("logged_tokens")).alias("logged_tokens"),
     ]
 
 
@@ -209,7 +210,7 @@ class PromptCachingLever(Lever):
             reasons = ", ".join(f"{n} {r}" for r, n in skipped.items()) or "no requests"
             return self.skipped(context, f"no request could be replayed ({reasons})")
         parts = prompt_parts(context.messages, rules)
-        logged = parts.group_by("request_id").agg(logged_tokens=pl.col("tokens").sum())
+        logged = parts.group_by("request_id").agg(logged_tokens=exact_sum(pl.col("tokens")))
         templates = find_span_templates(parts, context.texts, rules)
         release_pages()  # the system texts compared: their pages can go before the replays
         for template in templates:

@@ -26,6 +26,7 @@ from llmaudit.analyses.interface import AnalysisContext, Lever, LeverResult
 from llmaudit.analyses.prompt_view import query_texts, system_keys, turn_counts
 from llmaudit.analyses.similarity import QueryEncoder, TfidfQueryEncoder, rowwise_cosine, similar_pairs
 from llmaudit.spill import release_pages
+from llmaudit.sums import exact_sum, series_sum
 
 DEFAULT_THRESHOLD = 0.93
 # Measured by semantic_eval.evaluate on ../shared/data/queries (bench/semantic_cache.py prints the table):
@@ -88,7 +89,7 @@ class SemanticCacheLever(Lever):
         replayed = self._replay(stateless, thresholds[0], ttl)
         replayed = _with_answer_similarity(replayed, context.texts)
         hits = replayed.filter(pl.col("cosine") >= threshold)
-        saved = float(hits.get_column("cost_usd").sum() or 0.0)
+        saved = series_sum(hits.get_column("cost_usd"))
         sweep = [_sweep_row(replayed, t, context) for t in thresholds]
         chosen = next(row for row in sweep if row["threshold"] == threshold)
         unlogged = hits.filter(pl.col("answer_cosine").is_null()).height
@@ -243,7 +244,7 @@ def _sweep_row(replayed: pl.DataFrame, threshold: float, context: AnalysisContex
     hits = replayed.filter(pl.col("cosine") >= threshold)
     compared = hits.filter(pl.col("answer_cosine").is_not_null())
     differ = compared.filter(pl.col("answer_cosine") < MATERIAL_DIFFERENCE).height
-    saved = float(hits.get_column("cost_usd").sum() or 0.0)
+    saved = series_sum(hits.get_column("cost_usd"))
     return {
         "threshold": threshold,
         "hits": hits.height,
@@ -258,7 +259,7 @@ def _sweep_row(replayed: pl.DataFrame, threshold: float, context: AnalysisContex
 def _by_feature(replayed: pl.DataFrame, threshold: float) -> list[dict[str, object]]:
     hit = pl.col("cosine") >= threshold
     grouped = replayed.group_by(pl.col("feature").fill_null("(none)")).agg(
-        requests=pl.len(), hits=hit.sum(), savings_usd=pl.col("cost_usd").filter(hit).sum(),
+        requests=pl.len(), hits=hit.sum(), savings_usd=exact_sum(pl.col("cost_usd").filter(hit)),
     ).sort(["savings_usd", "feature"], descending=[True, False])
     return [
         {"feature": r["feature"], "requests": r["requests"], "hits": r["hits"],
@@ -272,7 +273,7 @@ def _examples(hits: pl.DataFrame) -> list[dict[str, object]]:
     reworded = (
         hits.filter(pl.col("query_hash") != pl.col("match_query_hash"))
         .group_by("query_hash", "match_query_hash").agg(
-            hits=pl.len(), savings_usd=pl.col("cost_usd").sum(), cosine=pl.col("cosine").first(),
+            hits=pl.len(), savings_usd=exact_sum(pl.col("cost_usd")), cosine=pl.col("cosine").first(),
             answer_cosine=pl.col("answer_cosine").min(), question=pl.col("question").first(),
             match_question=pl.col("match_question").first(),
             feature=pl.col("feature").first(), model=pl.col("model").first(),

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from llmaudit.sums import exact_sum
 from llmaudit.tokens.counting import count_tokens
 from llmaudit.tokens.encodings import encoding_for_model
 
@@ -82,7 +83,7 @@ class SpanTemplate:
             return parts
         # Undo an earlier split of the same rows, then split the whole text at `tokens`.
         whole = members.group_by(["request_id", "text_hash"]).agg(
-            pl.col("order").min(), pl.col("tokens").sum(), pl.col("group_key").first(),
+            pl.col("order").min(), exact_sum(pl.col("tokens")), pl.col("group_key").first(),
             key=pl.col("key").filter(~pl.col("key").str.starts_with("tpl:")).first(),
         )
         head = whole.select("request_id", "order", key=pl.lit(key), tokens=pl.min_horizontal(pl.col("tokens"), pl.lit(tokens)),

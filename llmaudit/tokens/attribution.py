@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from llmaudit.sums import exact_sum
 from llmaudit.tokens.calibration import Calibration, calibrate_model, default_calibration
 from llmaudit.tokens.counting import CountJob
 from llmaudit.tokens.encodings import encoding_for_model
@@ -184,7 +185,7 @@ def _price_components(frame: pl.DataFrame) -> pl.DataFrame:
 
 def _spend(frame: pl.DataFrame) -> dict[str, ComponentSpend]:
     names = (*INPUT_COMPONENTS, *OUTPUT_COMPONENTS)
-    sums = frame.select(*(pl.col(f"a_{n}").sum() for n in names), *(pl.col(f"c_{n}").sum() for n in names)).row(0, named=True)
+    sums = frame.select(*(exact_sum(pl.col(f"a_{n}")) for n in names), *(exact_sum(pl.col(f"c_{n}")) for n in names)).row(0, named=True)
     total = sum(float(sums[f"c_{n}"] or 0.0) for n in names)
     return {
         n: ComponentSpend(int(round(float(sums[f"a_{n}"] or 0.0))), round(float(sums[f"c_{n}"] or 0.0), 6),
@@ -229,8 +230,8 @@ def _top(parts: pl.DataFrame, excerpts: Callable[[pl.DataFrame], pl.DataFrame], 
     if parts.height == 0:
         return []
     grouped = parts.group_by("text_hash").agg(
-        tokens=pl.col("tokens").median(), requests=pl.col("request_id").n_unique(), total_tokens=pl.col("tokens").sum(),
-        cost=(pl.col("tokens") * pl.col("unit").fill_null(0.0)).sum() / 1e6,
+        tokens=pl.col("tokens").median(), requests=pl.col("request_id").n_unique(), total_tokens=exact_sum(pl.col("tokens")),
+        cost=exact_sum(pl.col("tokens") * pl.col("unit").fill_null(0.0)) / 1e6,
     ).filter(pl.col("requests") > 1).sort(["cost", "text_hash"], descending=[True, False]).head(TOP_TEXTS)
     grouped = grouped.join(excerpts(grouped.select("text_hash")), on="text_hash", how="left")
     return [
