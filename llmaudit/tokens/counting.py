@@ -12,8 +12,9 @@ never copied through a pipe), so memory stays bounded by the unique text itself.
 from __future__ import annotations
 
 import multiprocessing
+import threading
 from collections.abc import Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, wait
 from functools import cache
 from typing import Any
 
@@ -189,22 +190,35 @@ class CountJob:
         self._frames: list[pl.DataFrame] | None = None
         self._pool: ProcessPoolExecutor | None = None
         self._futures: list[Future[pl.DataFrame]] = []
+        self._lock = threading.Lock()
         if parallel:
             self._pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork"))
             self._futures = [self._pool.submit(_count_slice, task) for task in self._tasks]
+            threading.Thread(target=self._end_when_done, name="llmaudit-count-reaper", daemon=True).start()
+
+    def _end_when_done(self) -> None:
+        """End the workers as soon as every slice is counted, not when `result` is asked for: a forked
+        worker holds copies of the pages this process changes after the fork (copy-on-write), and
+        the levers running meanwhile change many."""
+        wait(self._futures)
+        self._shutdown(cancel=False)
+
+    def _shutdown(self, cancel: bool) -> None:
+        with self._lock:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True, cancel_futures=cancel)
+                self._pool = None
 
     def cancel(self) -> None:
         """Stop the workers (the counts are no longer wanted)."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+        self._shutdown(cancel=True)
         _jobs.pop(self._id, None)
 
     def result(self) -> pl.DataFrame:
         """text_hash, encoding, tokens, context_tokens, context_hash, context_excerpt per unique pair."""
         if self._frames is None:
             try:
-                if self._pool is not None:
+                if self._futures:
                     self._frames = [future.result() for future in self._futures]
                 else:
                     self._frames = [_count_slice(task) for task in self._tasks]

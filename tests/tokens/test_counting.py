@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import polars as pl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -62,3 +63,47 @@ def test_the_memo_starts_again_past_its_bound(monkeypatch: pytest.MonkeyPatch) -
 def test_count_tokens_matches_the_encoder() -> None:
     texts = ["", "hello world", "x\n" * 600 + "end", "Ünïcödé\n" * 300]
     assert count_tokens(texts, "cl100k_base", processes=1) == [_whole(text, "cl100k_base") for text in texts]
+
+
+def _job_inputs(n: int = 60) -> tuple[pl.DataFrame, pl.DataFrame]:
+    texts = pl.DataFrame({"text_hash": [f"h{i}" for i in range(n)],
+                          "text": [f"Text number {i}.\n" + "word " * (i * 7) for i in range(n)]})
+    texts = texts.with_columns(chars=pl.col("text").str.len_chars())
+    pairs = pl.DataFrame({"text_hash": texts.get_column("text_hash"), "encoding": "o200k_base"})
+    return pairs, texts
+
+
+def test_count_job_workers_give_the_same_counts_and_end_when_done(monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    from llmaudit.tokens.counting import CountJob
+
+    pairs, texts = _job_inputs()
+    alone = CountJob(pairs, texts, set(), processes=1).result().sort("text_hash")
+    monkeypatch.setattr(counting, "PARALLEL_MIN_CHARS", 0)
+    job = CountJob(pairs, texts, set(), processes=2)
+    assert job._pool is not None
+    deadline = time.monotonic() + 60
+    while job._pool is not None and time.monotonic() < deadline:  # ended without anyone asking for the result
+        time.sleep(0.05)
+    assert job._pool is None
+    assert job.result().sort("text_hash").equals(alone)
+    assert alone.get_column("tokens").to_list() == [_whole(t, "o200k_base") for t in texts.sort("text_hash")["text"]]
+
+
+def _die(task: object) -> None:
+    import os
+
+    os._exit(3)
+
+
+def test_count_job_with_a_dead_worker_raises(monkeypatch: pytest.MonkeyPatch) -> None:
+    from concurrent.futures.process import BrokenProcessPool
+
+    from llmaudit.tokens.counting import CountJob
+
+    pairs, texts = _job_inputs()
+    monkeypatch.setattr(counting, "PARALLEL_MIN_CHARS", 0)
+    monkeypatch.setattr(counting, "_count_slice", _die)  # the forked workers inherit it
+    with pytest.raises(BrokenProcessPool):
+        CountJob(pairs, texts, set(), processes=2).result()
