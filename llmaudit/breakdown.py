@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 
 import polars as pl
@@ -83,7 +84,8 @@ def breakdown(
     rows = [_row(r, total, detail) for r in grouped.iter_rows(named=True)]
     if limit is not None and len(rows) > limit:
         rest = rows[limit:]
-        cost = sum(r.cost_usd for r in rest)
+        # The groups' own sums, not their rounded figures (thousands of roundings add up).
+        cost = math.fsum(grouped.slice(limit).get_column("cost_usd").fill_null(0.0).to_list())
         rows = rows[:limit] + [
             BreakdownRow(
                 key=f"(other {len(rest)})", requests=sum(r.requests for r in rest), cost_usd=round(cost, 6),

@@ -36,3 +36,15 @@ def test_exact_sums_match_the_float_sum() -> None:
     assert abs(series_sum(values) - float(np.sum(values.to_numpy()))) < 1e-9
     assert series_sum(values.slice(0, 0)) == 0.0
     assert series_sum(values.reverse()) == series_sum(values)
+
+
+def test_the_other_row_sums_the_groups_not_their_rounded_figures() -> None:
+    # 500 users at $0.0000004 each: every user rounds to $0.000000, together they are $0.0002.
+    frame = pl.DataFrame({
+        "user_id": ["big", *(f"u{n}" for n in range(500))], "cost_usd": [1.0, *([4e-7] * 500)],
+        "request_count": 1, "input_tokens": 1, "output_tokens": 1, "status": "ok", "cost_source": "genai-prices",
+    })
+    rows = breakdown(frame, pl.col("user_id"), limit=1)
+    assert [r.key for r in rows] == ["big", "(other 500)"]
+    assert rows[1].cost_usd == 0.0002
+    assert rows[1].requests == 500
