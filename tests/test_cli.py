@@ -108,12 +108,15 @@ def test_compressed_glob_and_stdin(shared_data: Path, tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["analyze", str(tmp_path / "logs" / "*"), "--json", str(out), "--db", ":memory:", "-q"])
     assert result.exit_code == 0, result.output
     assert json.loads(out.read_text())["summary"]["requests"] == 6
+    spool = tmp_path / "tmp"
+    spool.mkdir()
     proc = subprocess.run(
         [sys.executable, "-m", "llmaudit", "analyze", "-", "--json", str(out), "--db", ":memory:", "-q"],
-        input="\n".join(lines).encode(), capture_output=True, check=False,
+        input="\n".join(lines).encode(), capture_output=True, check=False, env={**os.environ, "TMPDIR": str(spool)},
     )
     assert proc.returncode == 0, proc.stderr.decode()
     assert json.loads(out.read_text())["summary"]["requests"] == 6
+    assert list(spool.iterdir()) == []  # the copy of stdin (the user's logs) is gone once the run ends
 
 
 def test_store_rerun_and_overlap_counted_once(shared_data: Path, tmp_path: Path) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import glob
 import io
 import os
@@ -137,11 +139,20 @@ class SourceFile:
 
 
 def _spool_stdin() -> Path:
-    """Copy stdin to a private temp file so it can be sniffed and then read."""
+    """Copy stdin to a private temp file so it can be sniffed and then read (by path, from any process).
+
+    The copy holds the user's logs: it is removed when the program exits, however the run ended.
+    """
     handle, name = tempfile.mkstemp(prefix="llmaudit-stdin-")
+    atexit.register(_remove, name)
     with os.fdopen(handle, "wb") as out:
         shutil.copyfileobj(sys.stdin.buffer, out)
     return Path(name)
+
+
+def _remove(path: str) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(path)
 
 
 def _is_hidden(path: Path) -> bool:
