@@ -61,16 +61,17 @@ def run_audit(config: AuditConfig, on_progress: Progress | None = None) -> Audit
     priced = compute_costs(requests, resolver, config.as_of)
     window = bd.window_of(priced)
     # Tokenizing the prompts runs on the other cores while the levers that need no token count run here.
-    pending = PendingAttribution(priced, messages, texts, compile_patterns(config.context_patterns))
+    patterns = compile_patterns(config.context_patterns)
+    pending = PendingAttribution(priced, messages, texts, patterns)
     del messages, requests  # the attribution holds what it needs: the rest can go (memory follows unique text)
     prompt_texts = texts.select("text_hash", "text")
 
     def with_tokens() -> AnalysisContext:
-        return AnalysisContext(priced, pending.finish()[1], prompt_texts, window.days, config.levers)
+        return AnalysisContext(priced, pending.finish()[1], prompt_texts, window.days, config.levers, patterns)
 
     try:
         levers = run_levers_in_two_steps(
-            AnalysisContext(priced, pending.prompt_parts, prompt_texts, window.days, config.levers), with_tokens)
+            AnalysisContext(priced, pending.prompt_parts, prompt_texts, window.days, config.levers, patterns), with_tokens)
         attribution = pending.finish()[0]
     finally:
         pending.cancel()

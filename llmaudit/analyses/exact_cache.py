@@ -118,7 +118,7 @@ def _top_repeated(replayed: pl.DataFrame, context: AnalysisContext) -> list[dict
         .head(TOP_REPEATED)
     )
     queries = query_texts(context.messages.filter(pl.col("request_id").is_in(top.get_column("request_id").implode())),
-                          context.texts)
+                          context.texts, context.context_patterns)
     top = top.join(queries, on="request_id", how="left")
     return [
         {"excerpt": (r["question"] or r["query"] or "")[:EXCERPT_CHARS], "feature": r["feature"], "model": r["model"],

@@ -7,6 +7,7 @@ saved on this traffic, how many requests it touches, what it assumed and how sur
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -42,6 +43,8 @@ class AnalysisContext:
     """text_hash, text."""
     window_days: float
     config: LeverConfig = field(default_factory=LeverConfig)
+    context_patterns: tuple[re.Pattern[str], ...] = ()
+    """The user's own markers of retrieved context in user messages (`context_patterns`), compiled."""
 
     def monthly(self, amount: float) -> float:
         """An amount saved over the window, as a 30-day run-rate."""

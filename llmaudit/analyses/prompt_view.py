@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import polars as pl
 
 from llmaudit.table import text_hash
@@ -33,11 +35,11 @@ def system_keys(messages: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def split_query(text: str | None) -> tuple[str, str]:
+def split_query(text: str | None, patterns: tuple[re.Pattern[str], ...] = ()) -> tuple[str, str]:
     """(the question: the message without its context blocks, a hash of the context blocks or '' when none)."""
     if not text:
         return "", ""
-    spans = context_spans(text)
+    spans = context_spans(text, patterns)
     if not spans:
         return text.strip(), ""
     kept, cursor = [], 0
@@ -48,9 +50,10 @@ def split_query(text: str | None) -> tuple[str, str]:
     return " ".join(" ".join(kept).split()), text_hash(spans_text(text, spans))
 
 
-def query_texts(messages: pl.DataFrame, texts: pl.DataFrame) -> pl.DataFrame:
+def query_texts(messages: pl.DataFrame, texts: pl.DataFrame,
+                patterns: tuple[re.Pattern[str], ...] = ()) -> pl.DataFrame:
     """request_id -> its current user query message: hash, full text, the question without context blocks,
-    and context_key (a hash of those blocks, '' when none)."""
+    and context_key (a hash of those blocks, '' when none). ``patterns``: the user's own context markers."""
     latest = (
         messages.filter(pl.col("component") == "query")
         .sort(["request_id", "seq"])
@@ -58,7 +61,7 @@ def query_texts(messages: pl.DataFrame, texts: pl.DataFrame) -> pl.DataFrame:
         .agg(pl.col("text_hash").last())
     )
     unique = texts.join(latest.select("text_hash").unique(), on="text_hash", how="semi").select("text_hash", "text")
-    split = [split_query(t) for t in unique.get_column("text").to_list()]
+    split = [split_query(t, patterns) for t in unique.get_column("text").to_list()]
     questions = unique.with_columns(
         question=pl.Series([q for q, _ in split], dtype=pl.String),
         context_key=pl.Series([c for _, c in split], dtype=pl.String),

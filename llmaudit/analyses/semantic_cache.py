@@ -74,7 +74,7 @@ class SemanticCacheLever(Lever):
             return self.skipped(context, "no request in these logs carries its prompt text")
         stateless = (
             with_text.filter(pl.col("history_count") == 0)
-            .join(query_texts(context.messages, context.texts), on="request_id", how="inner")
+            .join(query_texts(context.messages, context.texts, context.context_patterns), on="request_id", how="inner")
             .filter(pl.col("query").is_not_null())
             .join(system_keys(context.messages), on="request_id", how="left")
             .select("request_id", "ts", "model", "system_key", "tools_hash", "feature", "cost_usd", "output_hash",

@@ -270,3 +270,32 @@ def test_word_screen_finds_the_same_pairs_as_the_full_search() -> None:
                                       screen_threshold=2 * threshold - 1)
         # Marked, the 2 blank texts pair with each other and with the 2 word-less texts: 5 needless candidates.
         assert screened.candidates == marked_blanks.candidates - 5
+
+
+def test_the_users_context_markers_take_the_documents_out_of_the_question() -> None:
+    import re
+
+    from llmaudit.analyses.prompt_view import split_query
+
+    doc = " ".join(f"Section {n}: refunds are issued within {n} days of a return being received." for n in range(20))
+    first = f"%%KB%% {doc} %%END%%\nHow do I reset my password?"
+    second = f"%%KB%% {doc} %%END%%\nhow do I reset my password"
+    markers = (re.compile(r"%%KB%%.*?%%END%%", re.DOTALL),)
+    question, context_key = split_query(first, markers)
+    assert question == "How do I reset my password?" and context_key
+    assert split_query(second, markers)[1] == context_key  # the same documents: the same scope
+    assert doc in split_query(first)[0]  # unmarked, the documents stay in the question
+    # Unmarked, each question is a 1,500-character document (matched only when identical); marked, two
+    # near-identical questions about the same documents.
+    records = [request(0, 0, first, answer=RESET_ANSWER), request(1, 5, second, answer=RESET_ANSWER)]
+    plain = SemanticCacheLever().run(context_for(records))
+    marked_context = context_for(records)
+    marked = SemanticCacheLever().run(AnalysisContext(
+        marked_context.requests, marked_context.messages, marked_context.texts, marked_context.window_days,
+        marked_context.config, markers))
+
+    def hits_at_lowest(result: object) -> int:
+        return next(row["hits"] for row in result.details["threshold_sweep"] if row["threshold"] == 0.8)  # type: ignore[attr-defined]
+
+    assert hits_at_lowest(plain) == 0
+    assert hits_at_lowest(marked) == 1
