@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from datetime import datetime
 
 import polars as pl
@@ -85,7 +84,7 @@ def breakdown(
     if limit is not None and len(rows) > limit:
         rest = rows[limit:]
         # The groups' own sums, not their rounded figures (thousands of roundings add up).
-        cost = math.fsum(grouped.slice(limit).get_column("cost_usd").fill_null(0.0).to_list())
+        cost = series_sum(grouped.slice(limit).get_column("cost_usd").fill_null(0.0))
         rows = rows[:limit] + [
             BreakdownRow(
                 key=f"(other {len(rest)})", requests=sum(r.requests for r in rest), cost_usd=round(cost, 6),

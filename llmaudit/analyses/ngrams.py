@@ -16,13 +16,12 @@ whole once; with n >= 3 no padded word is that short); a NUL character ends a wo
 from __future__ import annotations
 
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import polars as pl
 import scipy.sparse as sp
 
-from llmaudit.cores import available as available_cores
+from llmaudit.cores import ordered_map
 
 CHUNK_CHARS = 500_000
 """Characters hashed at once: bounds the temporaries (about 40 bytes per character and n)."""
@@ -48,9 +47,7 @@ def char_wb_counts(texts: Sequence[str], ngrams: tuple[int, int], bits: int, win
         runs.append((start, stop))
         start = stop
     # numpy releases the GIL for most of a chunk's work: chunks run on every core, in threads, in order.
-    workers = min(available_cores(), len(runs))
-    with ThreadPoolExecutor(max(workers, 1)) as pool:
-        rows = list(pool.map(lambda run: _char_chunk(texts[run[0]:run[1]], ngrams, bits, window), runs))
+    rows = ordered_map(lambda run: _char_chunk(texts[run[0]:run[1]], ngrams, bits, window), runs)
     if not rows:
         return sp.csr_matrix((0, 1 << bits), dtype=np.float32)
     return rows[0] if len(rows) == 1 else _stacked(rows, bits)

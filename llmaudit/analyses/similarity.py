@@ -21,7 +21,6 @@ discards most of them unscored (96% on a 100k-request log); the rest are scored 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -29,7 +28,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from llmaudit.analyses.ngrams import char_wb_counts, word_counts
-from llmaudit.cores import available as available_cores
+from llmaudit.cores import ordered_map
 
 WORD_BITS = 20
 CHAR_BITS = 22
@@ -40,7 +39,7 @@ BLOCK_ROWS = 1024
 WINDOW_COLUMNS = 32_768
 """Earlier rows per sparse product: bounds a product's size however dense the candidates are."""
 TFIDF_CHUNK = 8_000_000
-"""Weights computed in float64 at once (then stored as float32)."""
+"""About this many TF-IDF weights computed at once (runs of whole rows): bounds the temporaries."""
 SCORE_CHUNK = 200_000
 """Candidate pairs scored exactly at once."""
 BOUND_SLACK = 1e-5
@@ -350,12 +349,7 @@ def similar_pairs(matrix: sp.csr_matrix, scope_starts: np.ndarray, first_seen: n
             blocks.append((block_start, min(block_start + BLOCK_ROWS, int(scope_stop)), window_start))
     # The sparse products and numpy release the GIL for much of their work: blocks run on every core, in
     # threads sharing the index, and come back in order (the same pairs in the same order as one loop).
-    workers = min(available_cores(), len(blocks))
-    if workers > 1:
-        with ThreadPoolExecutor(workers) as pool:
-            results = list(pool.map(lambda task: score_block(*task), blocks))
-    else:
-        results = [score_block(*task) for task in blocks]
+    results = ordered_map(lambda task: score_block(*task), blocks)
     earlier = [r[0] for r in results]
     later = [r[1] for r in results]
     cosine = [r[2] for r in results]
