@@ -18,7 +18,7 @@ import zstandard
 
 from llmaudit.errors import InputError
 from llmaudit.ingest.records import Rejection
-from llmaudit.ingest.source import SourceFile, iter_lines, raise_if_cut
+from llmaudit.ingest.source import LineTally, SourceFile, iter_lines, raise_if_cut
 
 BOM = b"\xef\xbb\xbf"
 SAMPLE_RECORDS = 25
@@ -81,18 +81,19 @@ def _json_items(document: Any) -> list[Any]:
     return [document]
 
 
-def iter_records(source: SourceFile, kind: str,
-                 span: tuple[int, int] | None = None) -> Iterator[tuple[int, dict[str, Any] | Rejection]]:
+def iter_records(source: SourceFile, kind: str, span: tuple[int, int] | None = None,
+                 tally: LineTally | None = None) -> Iterator[tuple[int, dict[str, Any] | Rejection]]:
     """Yield every record of the file as (line, dict) or (line, Rejection).
 
     A compressed file that is cut short or corrupt ends with one rejection saying so.
     ``span``: only that byte range of an uncompressed JSONL file, lines numbered from its start.
+    ``tally``: given the number of lines read, at the end (JSONL).
     """
     if kind == "empty":
         return
     if span is not None and kind != "jsonl":
         raise InputError(f"{source.name}: only JSONL files are read in pieces, not {kind}")
-    readers = {"jsonl": lambda: _iter_jsonl(source, span), "json": lambda: _iter_json_document(source),
+    readers = {"jsonl": lambda: _iter_jsonl(source, span, tally), "json": lambda: _iter_json_document(source),
                "csv": lambda: _iter_csv(source)}
     if kind not in readers:
         raise InputError(f"{source.name}: unknown container {kind!r}")
@@ -105,9 +106,10 @@ def iter_records(source: SourceFile, kind: str,
         yield last + 1, Rejection(last + 1, f"the file is truncated or corrupt from here on: {exc}")
 
 
-def _iter_jsonl(source: SourceFile, span: tuple[int, int] | None) -> Iterator[tuple[int, dict[str, Any] | Rejection]]:
+def _iter_jsonl(source: SourceFile, span: tuple[int, int] | None,
+                tally: LineTally | None) -> Iterator[tuple[int, dict[str, Any] | Rejection]]:
     at_start = span is None or span[0] == 0
-    for line_no, raw in iter_lines(source, span):
+    for line_no, raw in iter_lines(source, span, tally):
         if line_no == 1 and at_start:
             raw = raw.removeprefix(BOM)
         if not raw.strip():

@@ -28,7 +28,7 @@ import polars as pl
 from llmaudit.cores import available as available_cores
 from llmaudit.ingest.interface import Reader
 from llmaudit.ingest.pipeline import FileSummary, Ingestor, IngestReport, Observer
-from llmaudit.ingest.source import SourceFile, count_lines, is_compressed, line_spans
+from llmaudit.ingest.source import LineTally, SourceFile, is_compressed, line_spans
 from llmaudit.spill import map_file
 from llmaudit.table import BuilderPart, TableBuilder
 
@@ -143,15 +143,16 @@ def _read_piece(index: int) -> PieceResult:
         counters[index] = records
 
     ingestor = Ingestor(builder, piece.reader, progress)
-    summary = ingestor.read_span(piece.source, piece.reader, piece.kind, piece.span)
+    tally = LineTally()
+    summary = ingestor.read_span(piece.source, piece.reader, piece.kind, piece.span, tally)
     counters[index] = summary.records
     if ingestor.halves:
         raise HalvesInPiece(f"{piece.source.name}: {ingestor.halves} request halves to join, read in one process")
-    lines = count_lines(piece.source, piece.span) if piece.span is not None else 0
     part = builder.export()
     frames = tuple(os.path.join(folder, f"{index}-{name}.arrow") for name in ("requests", "messages", "texts"))
     for frame, path in zip((part.requests, part.messages, part.texts), frames, strict=True):
         frame.write_ipc(path, compression="uncompressed")
+    lines = tally.lines if piece.span is not None else 0
     return PieceResult(frames, part.best_copy, part.copies, ingestor.report, summary, lines)  # type: ignore[arg-type]
 
 

@@ -16,7 +16,7 @@ from llmaudit.ingest.container import iter_records
 from llmaudit.ingest.interface import Reader
 from llmaudit.ingest.records import Rejection, RequestRecord, Skipped
 from llmaudit.ingest.registry import detect, readers
-from llmaudit.ingest.source import SourceFile
+from llmaudit.ingest.source import LineTally, SourceFile
 from llmaudit.table import TableBuilder
 
 MAX_LISTED_REJECTS = 1000
@@ -132,19 +132,22 @@ class Ingestor:
             return None
         return reader, found.kind
 
-    def read_span(self, source: SourceFile, reader: Reader, kind: str,
-                  span: tuple[int, int] | None = None) -> FileSummary:
-        """Ingest the records of a file (or of the byte range ``span`` of it); what they contributed."""
+    def read_span(self, source: SourceFile, reader: Reader, kind: str, span: tuple[int, int] | None = None,
+                  tally: LineTally | None = None) -> FileSummary:
+        """Ingest the records of a file (or of the byte range ``span`` of it); what they contributed.
+
+        ``tally``: given the number of lines read (see `iter_lines`).
+        """
         counts: Counter[str] = Counter()
-        for item in reader.parse(self._records(source, kind, counts, span)):
+        for item in reader.parse(self._records(source, kind, counts, span, tally)):
             self._accept(item, reader.name, source.name, counts)
         return FileSummary(source.name, reader.name, counts["read"], counts["requests"], counts["rejected"],
                            counts["skipped"])
 
-    def _records(self, source: SourceFile, kind: str, counts: Counter[str],
-                 span: tuple[int, int] | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
+    def _records(self, source: SourceFile, kind: str, counts: Counter[str], span: tuple[int, int] | None = None,
+                 tally: LineTally | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
         """Numbered dict records; container-level failures are rejected here."""
-        for line, record in iter_records(source, kind, span):
+        for line, record in iter_records(source, kind, span, tally):
             if isinstance(record, Rejection):
                 counts["read"] += 1
                 counts["rejected"] += 1

@@ -203,12 +203,21 @@ def raise_if_cut(stream: BinaryIO) -> None:
     stream.read(1)
 
 
-def iter_lines(source: SourceFile, span: tuple[int, int] | None = None) -> Iterator[tuple[int, bytes]]:
+@dataclass
+class LineTally:
+    """How many lines an `iter_lines` call went through (blank and bad ones too), once it has ended."""
+
+    lines: int = 0
+
+
+def iter_lines(source: SourceFile, span: tuple[int, int] | None = None,
+               tally: LineTally | None = None) -> Iterator[tuple[int, bytes]]:
     """Yield (1-based line number, raw line without its newline), streaming.
 
     ``span``: only the lines starting in bytes [start, stop) of an uncompressed file, numbered
-    from 1 at ``start`` (see `line_spans`).
+    from 1 at ``start`` (see `line_spans`). ``tally``: given the number of lines, at the end.
     """
+    number = 0
     if span is not None:
         start, stop = span
         with open(source.path, "rb") as stream:
@@ -216,14 +225,17 @@ def iter_lines(source: SourceFile, span: tuple[int, int] | None = None) -> Itera
             position = start
             for number, line in enumerate(stream, start=1):
                 if position >= stop:
-                    return
+                    number -= 1
+                    break
                 position += len(line)
                 yield number, line.rstrip(b"\r\n")
-        return
-    with source.open() as stream:
-        for number, line in enumerate(stream, start=1):
-            yield number, line.rstrip(b"\r\n")
-        raise_if_cut(stream)
+    else:
+        with source.open() as stream:
+            for number, line in enumerate(stream, start=1):
+                yield number, line.rstrip(b"\r\n")
+            raise_if_cut(stream)
+    if tally is not None:
+        tally.lines = number
 
 
 def is_compressed(source: SourceFile) -> bool:
@@ -246,20 +258,3 @@ def line_spans(source: SourceFile, pieces: int) -> list[tuple[int, int]]:
                 bounds.append(at)
     bounds.append(size)
     return list(zip(bounds[:-1], bounds[1:], strict=True))
-
-
-def count_lines(source: SourceFile, span: tuple[int, int]) -> int:
-    """Lines starting in bytes [start, stop) of an uncompressed file (a last line without a newline counts)."""
-    start, stop = span
-    lines, last = 0, b"\n"
-    with open(source.path, "rb") as stream:
-        stream.seek(start)
-        remaining = stop - start
-        while remaining > 0:
-            chunk = stream.read(min(remaining, 1 << 24))
-            if not chunk:
-                break
-            lines += chunk.count(b"\n")
-            last = chunk[-1:]
-            remaining -= len(chunk)
-    return lines + (last != b"\n")

@@ -67,7 +67,7 @@ def test_pieces_read_like_one_process(variant: corpus.Variant, tmp_path: Path, m
 
 def test_a_big_file_is_really_cut(tmp_path: Path) -> None:
     path = tmp_path / "log.jsonl"
-    lines = [b'{"n": %d}\n' % n for n in range(1000)]
+    lines = [b'{"n": %d}\n' % n if n % 97 else b"\r\n" for n in range(1000)]  # blank lines are lines too
     path.write_bytes(b"".join(lines) + b'{"last": true}')
     source = SourceFile(str(path), path)
     spans = line_spans(source, 7)
@@ -75,10 +75,14 @@ def test_a_big_file_is_really_cut(tmp_path: Path) -> None:
     assert all(stop == start for (_, stop), (start, _) in zip(spans, spans[1:], strict=False))
     data = path.read_bytes()
     assert all(start == 0 or data[start - 1:start] == b"\n" for start, _ in spans)
-    from llmaudit.ingest.source import count_lines, iter_lines
+    from llmaudit.ingest.source import LineTally, iter_lines
 
-    assert sum(count_lines(source, span) for span in spans) == 1001
-    assert [line for span in spans for _, line in iter_lines(source, span)] == [x.rstrip(b"\n") for x in lines] + [b'{"last": true}']
+    tallies = [LineTally() for _ in spans]
+    read = [[line for _, line in iter_lines(source, span, tally)] for span, tally in zip(spans, tallies, strict=True)]
+    assert [line for piece in read for line in piece] == [x.rstrip(b"\r\n") for x in lines] + [b'{"last": true}']
+    assert [tally.lines for tally in tallies] == [len(piece) for piece in read]
+    whole = LineTally()
+    assert sum(1 for _ in iter_lines(source, None, whole)) == whole.lines == 1001
 
 
 def test_line_numbers_of_later_pieces_are_the_file_s(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
