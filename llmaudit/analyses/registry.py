@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 from llmaudit.analyses.exact_cache import ExactCacheLever
 from llmaudit.analyses.interface import AnalysisContext, Lever, LeverResult
 from llmaudit.analyses.prompt_caching import PromptCachingLever
 from llmaudit.analyses.semantic_cache import SemanticCacheLever
+from llmaudit.cores import available as available_cores
 from llmaudit.spill import release_pages
 
 # Run order = report order. One line per lever.
@@ -18,23 +20,49 @@ LEVER_CLASSES: list[type[Lever]] = [
 ]
 
 
+SIDE_BY_SIDE_MAX_REQUESTS = 250_000
+"""Above this many requests the two groups of levers run one after the other: side by side their working
+sets add up (1M requests: 8.6 GB peak against 7.1 GB, for 142 s against 143-164 s); below it the peak is
+small (100k: 1.4 GB) and the seconds count (100k: 12.4 s against 12.5-13.7 s)."""
+
+
 def levers() -> list[Lever]:
     """An instance of every registered lever."""
     return [cls() for cls in LEVER_CLASSES]
 
 
 def run_levers_in_two_steps(early: AnalysisContext, late: Callable[[], AnalysisContext]) -> list[LeverResult]:
-    """Levers that need no token count on ``early``, then the others on ``late()`` (built once), in registry order."""
+    """Levers that need no token count on ``early``, the others on ``late()`` (built once); results in registry order.
+
+    With two cores or more, and up to `SIDE_BY_SIDE_MAX_REQUESTS`, the two groups run side by side:
+    the token-free levers on a second thread, while this one waits for the counts and runs the
+    levers that need them. Each group keeps registry order. The levers release the GIL in their
+    numpy, scipy and polars work.
+    """
     chosen = levers()
+    free = [i for i, lever in enumerate(chosen) if not lever.needs_tokens]
+    counted = [i for i, lever in enumerate(chosen) if lever.needs_tokens]
 
-    def run(lever: Lever, context: AnalysisContext) -> LeverResult:
-        result = lever.run(context)
-        release_pages()  # the texts this lever read leave resident memory before the next one runs
-        return result
+    def run_all(indexes: list[int], context: AnalysisContext) -> dict[int, LeverResult]:
+        results = {}
+        for i in indexes:
+            results[i] = chosen[i].run(context)
+            release_pages()  # the texts this lever read leave resident memory
+        return results
 
-    results: dict[int, LeverResult] = {i: run(lever, early) for i, lever in enumerate(chosen) if not lever.needs_tokens}
-    if len(results) < len(chosen):
+    def run_counted() -> dict[int, LeverResult]:
+        if not counted:
+            return {}
         context = late()
         release_pages()
-        results.update({i: run(lever, context) for i, lever in enumerate(chosen) if lever.needs_tokens})
+        return run_all(counted, context)
+
+    if not free or not counted or available_cores() < 2 or early.requests.height > SIDE_BY_SIDE_MAX_REQUESTS:
+        results = run_all(free, early)
+        results.update(run_counted())
+    else:
+        with ThreadPoolExecutor(1, thread_name_prefix="llmaudit-levers") as side:
+            beside = side.submit(run_all, free, early)
+            results = run_counted()  # on an error, the pool's exit still waits for the other group
+        results.update(beside.result())
     return [results[i] for i in range(len(chosen))]
