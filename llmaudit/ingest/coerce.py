@@ -10,6 +10,8 @@ import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import msgspec
+
 from llmaudit.ingest.records import Message
 
 EARLIEST_TS = datetime(2015, 1, 1, tzinfo=UTC)
@@ -198,9 +200,19 @@ def to_ts(value: Any, field: str = "timestamp", *, required: bool = False) -> da
     return ts
 
 
+_CANONICAL = msgspec.json.Encoder(order="sorted", enc_hook=str)
+
+
 def canonical_json(value: Any) -> str:
-    """Stable JSON text (sorted keys, no spaces) for schemas, arguments and hashing."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    """Stable JSON text (sorted keys, no spaces, UTF-8 unescaped) for schemas, arguments and hashing.
+
+    Any value a JSON or CSV decoder returns; other types as their ``str``. Nesting deeper than the
+    interpreter's recursion limit raises RecursionError, as the `json` module does.
+    """
+    try:
+        return _CANONICAL.encode(value).decode()
+    except UnicodeEncodeError:  # a lone surrogate, from JSON text inside a string body (`json.loads` keeps them)
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
 NON_TEXT_PART_TYPES = {
