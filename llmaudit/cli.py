@@ -74,6 +74,9 @@ def analyze(
     err = Console(stderr=True)
 
     def run() -> int:
+        from llmaudit.ingest.forkserver import start_early
+
+        start_early(inputs or ())  # the reading workers' server loads while this process loads the analysis
         from llmaudit.audit import run_audit
         from llmaudit.progress import ProgressBar
         from llmaudit.report.html import write_html

@@ -12,28 +12,25 @@ joined in one process: which of two same-key halves meets its other half depends
 
 from __future__ import annotations
 
-import multiprocessing
 import os
-import sys
 import tempfile
 from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import polars as pl
 
 from llmaudit.cores import available as available_cores
+from llmaudit.ingest.forkserver import PARALLEL_MIN_BYTES, usable
+from llmaudit.ingest.forkserver import context as workers_context
 from llmaudit.ingest.interface import Reader
 from llmaudit.ingest.pipeline import FileSummary, Ingestor, IngestReport, Observer
 from llmaudit.ingest.source import LineTally, SourceFile, is_compressed, line_spans
 from llmaudit.spill import map_file
 from llmaudit.table import BuilderPart, TableBuilder
 
-PARALLEL_MIN_BYTES = 48_000_000
-"""Below this much input, starting worker processes costs more than it saves."""
 PIECE_BYTES = 128_000_000
 """About this much of a big JSONL file per piece (at least two pieces per core): bounds what a worker
 holds at once and keeps both cores busy to the end."""
@@ -47,7 +44,6 @@ class HalvesInPiece(RuntimeError):
 WORKER_FAILURES = (OSError, BrokenProcessPool, HalvesInPiece)
 """Why the workers' reading cannot stand (a full temp folder, a killed worker, request halves to join):
 the caller reads the files again in one process. Bad input never raises; a bug still does."""
-START_METHOD = "forkserver"
 
 
 @dataclass(frozen=True)
@@ -90,29 +86,9 @@ def cores() -> int:
 
 def worth_parallel(files: list[SourceFile]) -> bool:
     """True when there are several cores, a fork server, and enough input to pay for the workers."""
-    if cores() < 2 or START_METHOD not in multiprocessing.get_all_start_methods() or not _main_can_be_reimported():
+    if cores() < 2 or not usable():
         return False
     return sum(source.size_bytes() for source in files) >= PARALLEL_MIN_BYTES
-
-
-def _main_can_be_reimported() -> bool:
-    """Whether a worker may start: like spawn, the fork server's workers import the main script first.
-
-    A script that calls llmaudit at its top level, with no ``if __name__ == "__main__"`` guard,
-    would run again in every worker (which multiprocessing then refuses, again and again): such a
-    program is read in one process. ``python -m package`` mains are not re-imported.
-    """
-    main = sys.modules.get("__main__")
-    name = getattr(getattr(main, "__spec__", None), "name", None)
-    if name is not None and (name == "__main__" or name.endswith(".__main__")):
-        return True
-    path = getattr(main, "__file__", None)
-    if path is None:
-        return True  # an interactive session or python -c: nothing to re-import
-    try:
-        return "__main__" in Path(path).read_text(errors="replace")
-    except OSError:
-        return False
 
 
 def plan(ingestor: Ingestor, files: list[SourceFile], workers: int) -> list[Piece]:
@@ -169,8 +145,7 @@ def ingest_parallel(ingestor: Ingestor, files: list[SourceFile], on_progress: Ob
         for source, reader, kind in dict.fromkeys((p.source, p.reader, p.kind) for p in pieces):
             ingestor.report.files.append(ingestor.read_span(source, reader, kind))
         return
-    context = multiprocessing.get_context(START_METHOD)
-    context.set_forkserver_preload(["llmaudit.ingest.parallel"])
+    context = workers_context()
     counters = context.RawArray("q", len(pieces))
     builder = ingestor.builder
     keys = (builder.feature_keys, builder.user_keys, builder.team_keys)

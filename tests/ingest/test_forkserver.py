@@ -1,0 +1,54 @@
+"""The fork server starts early only when the named inputs will be read on several cores."""
+
+from __future__ import annotations
+
+import multiprocessing.forkserver
+from pathlib import Path
+
+import pytest
+
+from llmaudit.ingest import forkserver
+
+
+@pytest.fixture
+def starts(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    calls: list[int] = []
+    monkeypatch.setattr(multiprocessing.forkserver, "ensure_running", lambda: calls.append(1))
+    monkeypatch.setattr(forkserver, "available_cores", lambda: 2)
+    return calls
+
+
+def _sparse(path: Path, size: int) -> Path:
+    with path.open("wb") as handle:
+        handle.truncate(size)
+    return path
+
+
+def test_a_big_file_or_folder_starts_the_server(tmp_path: Path, starts: list[int]) -> None:
+    (tmp_path / "logs").mkdir()
+    big = _sparse(tmp_path / "logs" / "big.jsonl", forkserver.PARALLEL_MIN_BYTES)
+    assert forkserver.start_early([str(big)]) and len(starts) == 1
+    assert forkserver.start_early([str(tmp_path / "logs")]) and len(starts) == 2
+
+
+def test_small_unknown_or_missing_inputs_do_not(tmp_path: Path, starts: list[int]) -> None:
+    small = _sparse(tmp_path / "small.jsonl", forkserver.PARALLEL_MIN_BYTES - 1)
+    assert not forkserver.start_early([str(small)])
+    assert not forkserver.start_early(["-", str(tmp_path / "*.jsonl"), str(tmp_path / "missing.jsonl")])
+    assert not forkserver.start_early([])
+    assert starts == []
+
+
+def test_one_core_does_not(tmp_path: Path, starts: list[int], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(forkserver, "available_cores", lambda: 1)
+    assert not forkserver.start_early([str(_sparse(tmp_path / "big.jsonl", forkserver.PARALLEL_MIN_BYTES))])
+    assert starts == []
+
+
+def test_a_server_that_cannot_start_is_left_to_the_workers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse() -> None:
+        raise OSError("no more processes")
+
+    monkeypatch.setattr(multiprocessing.forkserver, "ensure_running", refuse)
+    monkeypatch.setattr(forkserver, "available_cores", lambda: 2)
+    assert not forkserver.start_early([str(_sparse(tmp_path / "big.jsonl", forkserver.PARALLEL_MIN_BYTES))])
