@@ -70,6 +70,8 @@ MESSAGE_SCHEMA: dict[str, Any] = {
 }
 TEXT_SCHEMA: dict[str, Any] = {"text_hash": pl.String, "text": pl.String, "chars": pl.Int64}
 CHUNK_ROWS = 50_000
+DIGEST_MEMO_CHARS = 32_000_000
+"""Text remembered with its hash per builder (forgotten all at once beyond this)."""
 
 SECRET_PATTERN = re.compile(
     r"\b(?:sk-[A-Za-z0-9_\-]{8,}"  # OpenAI and Anthropic (sk-proj-, sk-ant-api03-...)
@@ -146,12 +148,28 @@ class TableBuilder:
     """Rows held as Python lists before they are packed into a columnar chunk (bounds memory)."""
     spill_dir: str | None = None
     """Where the text chunks are written and memory-mapped from (`spill.mapped`); None: held in memory."""
+    recent_digests: dict[str, str] = field(default_factory=dict)
+    """text -> text_hash of texts met lately (a system prompt sent again and again is hashed once), up to
+    `DIGEST_MEMO_CHARS` of text: looking a text up costs a third of hashing it."""
+    recent_chars: int = 0
+
+    def digest(self, text: str) -> str:
+        """`text_hash` of a text, remembered for the texts met lately."""
+        found = self.recent_digests.get(text)
+        if found is None:
+            found = text_hash(text)
+            if self.recent_chars + len(text) > DIGEST_MEMO_CHARS:
+                self.recent_digests.clear()
+                self.recent_chars = 0
+            self.recent_digests[text] = found
+            self.recent_chars += len(text)
+        return found
 
     def _store_text(self, text: str, digest: str | None = None) -> str:
         # Only the hash of a text already seen is kept in Python: memory follows the unique text
         # (in Arrow buffers), not the occurrences, and not Python objects per text.
         if digest is None:
-            digest = text_hash(text)
+            digest = self.digest(text)
         if digest not in self.seen_texts:
             self.seen_texts.add(digest)
             pending = self.pending_texts
@@ -189,7 +207,7 @@ class TableBuilder:
             source_format, record.model or "", record.ts.isoformat() if record.ts else "",
             str(record.input_tokens), str(record.output_tokens), str(record.cache_read_tokens),
             record.user_id or "", record.session_id or "", record.output_text or "",
-            *(digests if digests is not None else (text_hash(m.text) for m in record.messages)),
+            *(digests if digests is not None else (self.digest(m.text) for m in record.messages)),
         ]
         return "syn-" + text_hash("\x1f".join(parts))[:24]
 
@@ -207,7 +225,7 @@ class TableBuilder:
     def add(self, record: RequestRecord, source_format: str, source_file: str) -> bool:
         """Add one request; False when its id was already added (a duplicate: the better copy is kept)."""
         self._derive(record)
-        digests = [text_hash(message.text) for message in record.messages]
+        digests = [self.digest(message.text) for message in record.messages]
         content_id = self.synthesise_id(record, source_format, digests)
         request_id = record.request_id or content_id
         score = self.copy_score(record, content_id)

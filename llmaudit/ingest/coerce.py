@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -155,6 +156,20 @@ def to_str(value: Any) -> str | None:
     return text or None
 
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+FUTURE_SLACK = timedelta(days=2)
+"""How far past the clock a timestamp may be (clock skew, zones mislabelled): beyond, it is rejected."""
+_latest: list[Any] = [EPOCH, -1.0]
+"""[the latest timestamp accepted, the monotonic second it was computed]: the clock is read once a second."""
+
+
+def _latest_accepted() -> datetime:
+    now = time.monotonic()
+    if now - _latest[1] >= 1.0:
+        _latest[0], _latest[1] = datetime.now(UTC) + FUTURE_SLACK, now
+    return _latest[0]  # type: ignore[no-any-return]
+
+
 def _from_epoch(number: float) -> datetime:
     magnitude = abs(number)
     if magnitude >= 1e17:
@@ -165,7 +180,28 @@ def _from_epoch(number: float) -> datetime:
         seconds = number / 1e3
     else:
         seconds = number
-    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(seconds=seconds)
+    return EPOCH + timedelta(seconds=seconds)
+
+
+def _from_text(text: str) -> datetime:
+    """Epoch digits or ISO 8601 (a date first: most logs write ISO, and no number has a '-' there)."""
+    if len(text) >= 10 and text[4] == "-":
+        try:
+            return _from_iso(text)
+        except ValueError:
+            return _from_epoch(float(text))
+    try:
+        return _from_epoch(float(text))
+    except ValueError:
+        return _from_iso(text)
+
+
+def _from_iso(text: str) -> datetime:
+    iso = text.replace(" UTC", "+00:00").replace("Z", "+00:00")
+    if len(iso) > 10 and iso[10] == " ":
+        iso = iso[:10] + "T" + iso[11:]
+    ts = datetime.fromisoformat(iso)
+    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
 
 
 def to_ts(value: Any, field: str = "timestamp", *, required: bool = False) -> datetime | None:
@@ -180,22 +216,14 @@ def to_ts(value: Any, field: str = "timestamp", *, required: bool = False) -> da
         if isinstance(value, int | float):
             ts = _from_epoch(float(value))
         elif isinstance(value, str):
-            text = value.strip()
-            try:
-                ts = _from_epoch(float(text))
-            except ValueError:
-                iso = text.replace(" UTC", "+00:00").replace("Z", "+00:00")
-                if len(iso) > 10 and iso[10] == " ":
-                    iso = iso[:10] + "T" + iso[11:]
-                ts = datetime.fromisoformat(iso)
-                ts = ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
+            ts = _from_text(value.strip())
         else:
             raise BadValue(f"{field} has type {type(value).__name__}, expected a date")
     except (ValueError, OverflowError, OSError):
         raise BadValue(f"{field} is not a date: {str(value)[:40]!r}") from None
     if ts < EARLIEST_TS:
         raise BadValue(f"{field} {ts.date().isoformat()} is before 2015: impossible for an LLM API log")
-    if ts > datetime.now(UTC) + timedelta(days=2):
+    if ts > _latest_accepted():
         raise BadValue(f"{field} {ts.isoformat()} is in the future")
     return ts
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta, timezone
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from llmaudit.ingest.coerce import canonical_json
+from llmaudit.ingest.coerce import EARLIEST_TS, BadValue, canonical_json, to_ts
 
 SCALARS = st.none() | st.booleans() | st.integers(min_value=-(2**70), max_value=2**70) | st.text()
 VALUES = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
@@ -37,3 +38,58 @@ def test_canonical_json_keeps_lone_surrogates() -> None:
     """`json.loads` of a string body keeps an escaped lone surrogate; the text is kept, not rejected."""
     value = json.loads('{"a": "x\\ud800y"}')
     assert canonical_json(value) == '{"a":"x\ud800y"}'
+
+
+def _reference_ts(value: object) -> datetime | str | None:
+    """to_ts as first written (epoch tried before ISO, the clock read on every call): the oracle."""
+    if value == "":
+        return None
+    if isinstance(value, int | float):
+        number = float(value)
+    else:
+        text = str(value).strip()
+        try:
+            number = float(text)
+        except ValueError:
+            iso = text.replace(" UTC", "+00:00").replace("Z", "+00:00")
+            if len(iso) > 10 and iso[10] == " ":
+                iso = iso[:10] + "T" + iso[11:]
+            try:
+                ts = datetime.fromisoformat(iso)
+            except ValueError:
+                return "not a date"
+            ts = ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
+            return ts if EARLIEST_TS <= ts <= datetime.now(UTC) + timedelta(days=2) else "out of range"
+    magnitude = abs(number)
+    seconds = number / 1e9 if magnitude >= 1e17 else number / 1e6 if magnitude >= 1e14 \
+        else number / 1e3 if magnitude >= 1e11 else number
+    try:
+        ts = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(seconds=seconds)
+    except (ValueError, OverflowError):
+        return "not a date"
+    return ts if EARLIEST_TS <= ts <= datetime.now(UTC) + timedelta(days=2) else "out of range"
+
+
+MOMENTS = st.datetimes(min_value=datetime(2014, 6, 1), max_value=datetime(2027, 12, 31),
+                       timezones=st.sampled_from([UTC, timezone(timedelta(hours=-7)), timezone(timedelta(hours=5, minutes=30))]))
+TIMESTAMPS = (
+    st.integers(min_value=-(10**20), max_value=10**20)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | MOMENTS.map(lambda m: m.timestamp()) | MOMENTS.map(lambda m: int(m.timestamp() * 1000))
+    | MOMENTS.map(lambda m: int(m.timestamp() * 1e9)) | MOMENTS.map(lambda m: str(int(m.timestamp())))
+    | MOMENTS.map(lambda m: f"{m.timestamp() * 1000:.3f}")
+    | MOMENTS.map(lambda m: m.isoformat()) | MOMENTS.map(lambda m: m.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
+    | MOMENTS.map(lambda m: m.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"))
+    | MOMENTS.map(lambda m: m.replace(tzinfo=None).isoformat(sep=" ")) | MOMENTS.map(lambda m: m.date().isoformat())
+    | st.text(alphabet="0123456789-:.TZ eE+ U C", max_size=30)
+)
+
+
+@given(TIMESTAMPS)
+def test_to_ts_reads_every_shape_as_the_reference_does(value: object) -> None:
+    expected = _reference_ts(value)
+    try:
+        got: datetime | str | None = to_ts(value)
+    except BadValue as exc:
+        got = "out of range" if "before 2015" in str(exc) or "in the future" in str(exc) else "not a date"
+    assert got == expected
