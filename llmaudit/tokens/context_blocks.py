@@ -25,6 +25,10 @@ LABELLED_SECTION = re.compile(
 SOURCE_MARKER = re.compile(r"^[ \t]*(?:\[\d{1,3}\]|(?:source|document|doc|chunk|passage) #?\d{1,3}[:.)])", re.IGNORECASE | re.MULTILINE)
 MIN_CONTEXT_CHARS = 40
 """Shorter matches ("Context: none") are not retrieved documents."""
+LABEL_WORDS = ("context", "documents", "sources", "knowledge base", "search results")
+"""A labelled section has one of these (case-folded): most messages have none, and skip the expression."""
+MARKER_WORDS = ("source", "doc", "chunk", "passage")
+"""A numbered source marker has one of these, or a '['."""
 
 
 def _merge(spans: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -37,8 +41,10 @@ def _merge(spans: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
     return merged
 
 
-def _numbered_sources(text: str) -> list[tuple[int, int]]:
+def _numbered_sources(text: str, folded: str) -> list[tuple[int, int]]:
     """From the first of two or more source markers to the end of the last marker's paragraph."""
+    if "[" not in text and not any(word in folded for word in MARKER_WORDS):
+        return []
     markers = list(SOURCE_MARKER.finditer(text))
     if len(markers) < 2:
         return []
@@ -47,12 +53,17 @@ def _numbered_sources(text: str) -> list[tuple[int, int]]:
 
 
 def context_spans(text: str, extra_patterns: tuple[re.Pattern[str], ...] = ()) -> list[tuple[int, int]]:
-    """Character spans of retrieved context in a user message, merged and sorted."""
-    spans = [m.span() for m in XML_BLOCK.finditer(text)]
-    if not spans:
+    """Character spans of retrieved context in a user message, merged and sorted.
+
+    Each expression runs only on a text holding its words: under IGNORECASE a letter of them matches
+    exactly the characters that case-fold to it (checked over all of Unicode in the tests).
+    """
+    spans = [m.span() for m in XML_BLOCK.finditer(text)] if "<" in text else []
+    folded = text.casefold()
+    if not spans and any(word in folded for word in LABEL_WORDS):
         spans = [m.span() for m in LABELLED_SECTION.finditer(text)]
     if not spans:
-        spans = _numbered_sources(text)
+        spans = _numbered_sources(text, folded)
     for pattern in extra_patterns:
         spans.extend(m.span() for m in pattern.finditer(text))
     return [(s, e) for s, e in _merge(spans) if e - s >= MIN_CONTEXT_CHARS]
