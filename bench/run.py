@@ -36,7 +36,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from synth import synthesise
+from synth import FORMATS, synthesise
 
 BENCH = Path(__file__).resolve().parent
 DATA = BENCH / ".data"
@@ -208,7 +208,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="100000,1000000", help="comma-separated request counts (openai_chat)")
     parser.add_argument("--skip-naive-above", type=int, default=100_000, help="extrapolate the naive loop above this")
-    parser.add_argument("--other-format", default="anthropic_messages", help="also run this format at the smallest size")
+    parser.add_argument("--other-format", default="anthropic_messages", choices=[*FORMATS, ""],
+                        help="also run this format at the smallest size ('' for none)")
     parser.add_argument("--max-rss-gb", type=float, default=min(16.0, available_mb() * 0.7 / 1e3),
                         help="kill a program whose process tree passes this (default: 70%% of available, at most 16)")
     args = parser.parse_args(argv)
