@@ -53,12 +53,8 @@ def _read_ranks(name: str, expected_hash: str | None) -> dict[bytes, int]:
     digest = hashlib.sha256(contents).hexdigest()
     if expected_hash is None or digest != expected_hash:
         raise TokenizerError(f"{name}: BPE file hash {digest} does not match tiktoken's expected {expected_hash}")
-    ranks: dict[bytes, int] = {}
-    for line in contents.splitlines():
-        if line:
-            token, rank = line.split()
-            ranks[base64.b64decode(token)] = int(rank)
-    return ranks
+    fields = contents.split()  # "token rank" lines; the hash above vouches for the layout
+    return {base64.b64decode(token): int(rank) for token, rank in zip(fields[::2], fields[1::2], strict=True)}
 
 
 @cache
