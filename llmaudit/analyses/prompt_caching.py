@@ -140,21 +140,37 @@ def prompt_parts(messages: pl.DataFrame, rules: pl.DataFrame) -> pl.DataFrame:
     return parts.cast({name: dtype for name, dtype in PART_SCHEMA.items()})  # type: ignore[arg-type]
 
 
-def _fix_savings(fix: PromptFix, parts: pl.DataFrame, rules: pl.DataFrame) -> float:
-    """Simulated input cost of the fix's (provider, model, feature) before minus after the fix."""
+def _fix_savings(fix: PromptFix, parts: pl.DataFrame, rules: pl.DataFrame, before: dict[str, float]) -> float:
+    """Simulated input cost of the fix's (provider, model, feature) before minus after the fix.
+
+    ``before``: the cost before, by group, filled as groups are replayed (several fixes may share one).
+    """
     group = rules.filter(pl.col("group_key") == fix.group_key)
     own = parts.filter(pl.col("group_key") == fix.group_key)
-    before = series_sum(simulate(own, group).get_column("sim_input_usd"))
+    if fix.group_key not in before:
+        before[fix.group_key] = series_sum(simulate(own, group).get_column("sim_input_usd"))
     after = series_sum(simulate(fix.rewrite(own), group).get_column("sim_input_usd"))
-    return max(before - after, 0.0)
+    return max(before[fix.group_key] - after, 0.0)
 
 
-def _savings_after(fixes: list[PromptFix], parts: pl.DataFrame, rules: pl.DataFrame, logged: pl.DataFrame) -> float:
-    """Savings against the logged cost once every given fix is applied too."""
+def _savings_after(fixes: list[PromptFix], parts: pl.DataFrame, rules: pl.DataFrame, logged: pl.DataFrame,
+                   by_model: list[dict[str, Any]]) -> float:
+    """Savings against the logged cost once every given fix is applied too.
+
+    Only the models the fixes touch are replayed again: a fix rewrites requests of one (family,
+    model, feature), and a cache scope and a breakpoint policy never reach past one model, so every
+    other model's row of ``by_model`` (today's replay) stands as it is.
+    """
+    touched = pl.DataFrame({"family": [fix.family for fix in fixes], "model": [fix.model for fix in fixes]},
+                           schema={"family": pl.String, "model": pl.String}).unique()
+    own_rules = rules.join(touched, on=["family", "model"], how="semi", nulls_equal=True)
+    own = parts.join(own_rules.select("request_id"), on="request_id", how="semi")
     for fix in fixes:
-        parts = fix.rewrite(parts)
-    replayed = rules.join(simulate(parts, rules), on="request_id", how="inner").join(logged, on="request_id", how="left")
-    return sum(float(r["gap_usd"]) for r in _rows(replayed, ["family", "model"]))
+        own = fix.rewrite(own)
+    replayed = own_rules.join(simulate(own, own_rules), on="request_id", how="inner") \
+        .join(logged, on="request_id", how="left")
+    after = {(row["family"], row["model"]): float(row["gap_usd"]) for row in _rows(replayed, ["family", "model"])}
+    return sum(after.get((row["family"], row["model"]), float(row["gap_usd"])) for row in by_model)
 
 
 def _affected(replayed: pl.DataFrame, by_model: list[dict[str, Any]]) -> int:
@@ -221,7 +237,7 @@ class PromptCachingLever(Lever):
         savings = sum(float(r["gap_usd"]) for r in by_model)
         fixes = self._price_fixes(context, parts, rules, templates)
         worthwhile = [fix for fix, saved, _ in fixes if saved > 0]
-        savings_with_fixes = _savings_after(worthwhile, parts, rules, logged) if worthwhile else savings
+        savings_with_fixes = _savings_after(worthwhile, parts, rules, logged, by_model) if worthwhile else savings
         details = {
             "rules_version": provider_rules.RULES_VERSION,
             "granularity": "message parts",
@@ -252,8 +268,9 @@ class PromptCachingLever(Lever):
             *find_static_after_varying(parts, context.texts, rules)[:MAX_PRICED_FIXES],
         ]
         priced = []
+        before: dict[str, float] = {}
         for fix in candidates:
-            saved = _fix_savings(fix, parts, rules)
+            saved = _fix_savings(fix, parts, rules, before)
             priced.append((fix, saved, _describe(fix, saved, context)))
         return sorted(priced, key=lambda item: -item[1])
 

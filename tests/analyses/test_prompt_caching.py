@@ -360,3 +360,36 @@ def test_one_hundred_thousand_requests_in_seconds() -> None:
     assert result.details["replayed_requests"] == 100_000
     assert result.savings_usd > 0
     assert elapsed < 20, f"{elapsed:.1f} s"
+
+
+def test_savings_with_fixes_replays_only_the_models_the_fixes_touch(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The partial replay equals replaying everything with every fix applied (the reference, as first written)."""
+    from llmaudit.analyses import prompt_caching as pc
+
+    records = [record(i, 2 * i, [Message("system", f"Current time: 2025-09-01T10:{2 * i:02d}:00Z\n{BODY_3K}"),
+                                 Message("user", f"Task {i}")], feature="assistant") for i in range(6)]
+    records += [record(10 + i, 2 * i + 1, [Message("system", SYSTEM_2K), Message("user", f"Help {i}")], feature="support")
+                for i in range(5)]  # same model as the fix, another feature: today's hits
+    records += [record(20 + i, i, [Message("system", f"{SYSTEM_1500}\nUser: {name}"), Message("user", f"Hi {i}")],
+                       model="claude-sonnet-4-5", feature="bot") for i, name in enumerate(["Alice", "Bob", "Carol", "Dave"])]
+    records += [record(30 + i, 3 * i, [Message("system", SYSTEM_2K), Message("user", f"Other {i}")], model="gpt-4o",
+                       feature="other") for i in range(4)]  # a model no fix touches
+    seen: list[tuple[set[str], float]] = []
+    partial = pc._savings_after
+
+    def checked(fixes: list, parts: pl.DataFrame, rules: pl.DataFrame, logged: pl.DataFrame, by_model: list) -> float:
+        got = partial(fixes, parts, rules, logged, by_model)
+        for fix in fixes:
+            parts = fix.rewrite(parts)
+        everything = rules.join(pc.simulate(parts, rules), on="request_id", how="inner").join(logged, on="request_id", how="left")
+        reference = sum(float(r["gap_usd"]) for r in pc._rows(everything, ["family", "model"]))
+        assert got == pytest.approx(reference, abs=1e-9)
+        seen.append(({fix.model for fix in fixes}, got))
+        return got
+
+    monkeypatch.setattr(pc, "_savings_after", checked)
+    result, _ = run(records)
+    [(models, savings)] = seen
+    assert models == {"gpt-4o-mini", "claude-sonnet-4-5"}
+    assert model_row(result, "gpt-4o")["gap_usd"] > 0  # the untouched model saves today, and its row is reused
+    assert result.details["savings_with_fixes_usd"] == round(savings, 6) > result.savings_usd
