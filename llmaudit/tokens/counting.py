@@ -50,16 +50,15 @@ def segments(text: str, size: int = SEGMENT_CHARS) -> list[str]:
     or ends a punctuation piece (o200k's also takes slashes after it), and no piece takes a newline
     in front of it. BPE works within pieces, so the segments' counts add up to the text's count.
     """
-    lines = text.split("\n")
-    if len(lines) == 1:
-        return [text]
-    cuts, start, position = [], 0, 0
-    for line, after in zip(lines[:-1], lines[1:], strict=True):
-        position += len(line) + 1
-        if position - start >= size and line and after and not line[-1].isspace() and not after[0].isspace() \
-                and after[0] != "/":
-            cuts.append(text[start:position])
-            start = position
+    cuts, start, last = [], 0, len(text) - 1
+    at = text.find("\n", size - 1)  # newlines only from `size` on are looked at: one step per segment, mostly
+    while -1 < at < last:
+        if at > 0 and not text[at - 1].isspace() and not text[at + 1].isspace() and text[at + 1] != "/":
+            cuts.append(text[start:at + 1])
+            start = at + 1
+            at = text.find("\n", start + size - 1)
+        else:
+            at = text.find("\n", at + 1)
     cuts.append(text[start:])
     return cuts
 

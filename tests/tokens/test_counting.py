@@ -107,3 +107,24 @@ def test_count_job_with_a_dead_worker_raises(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setattr(counting, "_count_slice", _die)  # the forked workers inherit it
     with pytest.raises(BrokenProcessPool):
         CountJob(pairs, texts, set(), processes=2).result()
+
+
+def _reference_segments(text: str, size: int) -> list[str]:
+    """segments as first written, line by line: the oracle for the expression-driven one."""
+    lines = text.split("\n")
+    cuts, start, position = [], 0, 0
+    for line, after in zip(lines[:-1], lines[1:], strict=True):
+        position += len(line) + 1
+        if position - start >= size and line and after and not line[-1].isspace() and not after[0].isspace() \
+                and after[0] != "/":
+            cuts.append(text[start:position])
+            start = position
+    cuts.append(text[start:])
+    return cuts
+
+
+@settings(max_examples=500, deadline=None)
+@given(pieces=st.lists(st.sampled_from(TRICKY), max_size=80), size=st.integers(1, 40))
+def test_segments_cut_where_the_line_by_line_rule_cuts(pieces: list[str], size: int) -> None:
+    text = "".join(pieces)
+    assert segments(text, size) == _reference_segments(text, size)
