@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from llmaudit.result import AuditResult
+from llmaudit.table import SECRET_PATTERN
 
 BREAKDOWN_KEYS = {"by_model": "model", "by_feature": "feature", "by_user": "user", "by_day": "day", "by_team": "team"}
 
@@ -32,7 +33,22 @@ def to_dict(result: AuditResult) -> dict[str, Any]:
     data["store_path"] = data.pop("store_path")
     pricing = data["pricing"]
     pricing["unknown_models"] = sorted(pricing["unknown_models"], key=lambda m: (-m["requests"], m["model"]))
-    return data
+    return redacted(data)
+
+
+def redacted(value: Any) -> Any:
+    """Every string in ``value`` (dict keys too) with the secrets it holds replaced by [redacted].
+
+    The file carries log text (excerpts, templates, feature and user names, reject reasons): it is
+    attached to tickets and CI runs, so it shows no more of a leaked key than the HTML report does.
+    """
+    if isinstance(value, str):
+        return SECRET_PATTERN.sub("[redacted]", value)
+    if isinstance(value, dict):
+        return {redacted(key): redacted(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [redacted(item) for item in value]
+    return value
 
 
 def render_json(result: AuditResult) -> str:

@@ -127,9 +127,10 @@ def _secret_leaks(text: str) -> list[str]:
     return leaks
 
 
-@pytest.mark.parametrize("output", ["terminal", "html", "markdown"])
+@pytest.mark.parametrize("output", ["terminal", "html", "markdown", "json"])
 def test_no_secret_is_printed_or_rendered(hostile_run: dict[str, Any], output: str) -> None:
-    assert _secret_leaks(hostile_run[output]) == []
+    text = hostile_run[output] if output != "json" else json.dumps(hostile_run[output], ensure_ascii=False)
+    assert _secret_leaks(text) == []
 
 
 def test_log_markup_is_escaped_in_html(hostile_run: dict[str, Any]) -> None:
