@@ -18,7 +18,9 @@ from pathlib import Path
 from llmaudit.cores import available as available_cores
 
 START_METHOD = "forkserver"
-PRELOAD = ["llmaudit.ingest.parallel"]
+PRELOAD = ["__main__", "llmaudit.ingest.parallel"]
+"""Loaded once by the server, inherited by every worker. "__main__": a main script (the `llmaudit`
+console script) is imported by the server, not again by each worker as it starts (0.4 s at 100k)."""
 PARALLEL_MIN_BYTES = 48_000_000
 """Below this much input, starting worker processes costs more than it saves."""
 
