@@ -18,13 +18,15 @@ from llmaudit.analyses.prompt_view import input_keys, query_texts
 from llmaudit.sums import exact_sum, series_sum
 
 TOP_REPEATED = 10
+CACHE_KEY_SEED = 7
 EXCERPT_CHARS = 120
 
 
 def replay_hits(frame: pl.DataFrame, key: str, ttl: timedelta) -> pl.Series:
     """For rows sorted by time: True where an earlier fill of the same key is younger than the TTL."""
-    # Keys become small integers and times integer microseconds: the loop holds no long string per row.
-    ids = frame.get_column(key).cast(pl.Categorical).to_physical().to_list()
+    # Keys are integers (a string key becomes one) and times integer microseconds: no long string per row.
+    column = frame.get_column(key)
+    ids = (column.cast(pl.Categorical).to_physical() if column.dtype == pl.String else column).to_list()
     micros = frame.get_column("ts").dt.epoch("us").to_list()
     window = ttl // timedelta(microseconds=1)
     hits: list[bool] = []
@@ -56,11 +58,9 @@ class ExactCacheLever(Lever):
             return self.skipped(context, "no request in these logs carries its prompt text")
         ttl = timedelta(hours=context.config.exact_cache_ttl_hours)
         keyed = candidates.with_columns(
-            cache_key=pl.concat_str([
-                pl.col("model").fill_null(""), pl.col("parts"), pl.col("tools_hash").fill_null(""),
-                pl.col("temperature").cast(pl.String).fill_null("-"), pl.col("top_p").cast(pl.String).fill_null("-"),
-                pl.col("max_tokens").cast(pl.String).fill_null("-"), pl.col("seed").cast(pl.String).fill_null("-"),
-            ], separator="\x1f"),
+            # One 64-bit key of everything that must match (see input_keys for the odds of a false match).
+            cache_key=pl.struct("model", "parts", "tools_hash", "temperature", "top_p", "max_tokens", "seed")
+            .hash(CACHE_KEY_SEED),
             deterministic=pl.col("temperature").fill_null(-1.0) == 0.0,
         ).sort(["ts", "request_id"])
         replayed = keyed.with_columns(replay_hits(keyed, "cache_key", ttl))

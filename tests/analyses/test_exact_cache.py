@@ -74,3 +74,42 @@ def test_skipped_without_prompt_text() -> None:
     result = ExactCacheLever().run(context_for([bare]))
     assert result.skipped_reason is not None
     assert isinstance(context_for([bare]).requests, pl.DataFrame)
+
+
+def _variant(index: int, change: str) -> RequestRecord:
+    record = request(index, index, "Where is my parcel?")
+    if change == "order":
+        record.messages = list(reversed(record.messages))
+    elif change == "role":
+        record.messages = [Message("developer", SYSTEM), record.messages[1]]
+    elif change == "tools":
+        record.tools = ['{"name":"track"}']
+    elif change == "top_p":
+        record.top_p = 0.5
+    elif change == "max_tokens":
+        record.max_tokens = 64
+    elif change == "seed":
+        record.seed = 42
+    elif change == "temperature":
+        record.temperature = None
+    elif change == "extra turn":
+        record.messages = [*record.messages, Message("assistant", "Let me check."), Message("user", "Thanks")]
+    return record
+
+
+@pytest.mark.parametrize("change", ["order", "role", "tools", "top_p", "max_tokens", "seed", "temperature", "extra turn"])
+def test_every_part_of_the_key_tells_requests_apart(change: str) -> None:
+    """The same input again is a hit; a request differing in any one part of the key is not."""
+    records = [_variant(0, "none"), _variant(1, change), _variant(2, "none")]
+    result = ExactCacheLever().run(context_for(records))
+    assert result.affected_requests == 1  # only the third, a repeat of the first
+
+
+def test_the_key_follows_seq_not_row_order() -> None:
+    """Message rows may come in any order (joins do not keep it): the key reads them by their seq."""
+    records = [_variant(0, "tools"), _variant(1, "order"), _variant(2, "tools"), _variant(3, "order")]
+    context = context_for(records)
+    for seed in range(5):
+        shuffled = AnalysisContext(context.requests, context.messages.sample(fraction=1.0, shuffle=True, seed=seed),
+                                   context.texts, context.window_days, context.config)
+        assert ExactCacheLever().run(shuffled).affected_requests == 2
