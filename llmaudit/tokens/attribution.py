@@ -87,9 +87,22 @@ def _start_counts(text_msgs: pl.DataFrame, texts: pl.DataFrame, patterns: tuple)
     return CountJob(text_msgs.select("text_hash", "encoding"), texts, query_hashes, patterns)
 
 
+def _looked_up(frame: pl.DataFrame, table: pl.DataFrame, keys: list[str]) -> list[pl.Series]:
+    """``table``'s other columns for each row of ``frame``, in its row order (null where no row matches).
+
+    A left join of the keys alone: ``frame.with_columns`` of the result shares the frame's own columns,
+    where a join of the whole frame copies them (a million requests' parts: 0.5 GB). ``table`` has one
+    row per key.
+    """
+    found = frame.select(keys).join(table, on=keys, how="left", maintain_order="left")
+    if found.height != frame.height:
+        raise ValueError(f"lookup table has several rows for one key {keys}")
+    return [found.get_column(name) for name in table.columns if name not in keys]
+
+
 def _per_request_tokens(text_msgs: pl.DataFrame, media: pl.DataFrame, counts: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Raw token counts per request and component; and the message-level rows (for repeated texts)."""
-    rows = text_msgs.join(counts, on=["text_hash", "encoding"], how="left").with_columns(
+    rows = text_msgs.with_columns(_looked_up(text_msgs, counts, ["text_hash", "encoding"])).with_columns(
         context_tokens=pl.when(pl.col("component") == "query").then(pl.col("context_tokens")).otherwise(0)
     )
     comp = pl.col("component")
@@ -303,7 +316,7 @@ def _finish(priced: pl.DataFrame, texts: pl.DataFrame, model_enc: pl.DataFrame, 
     )
     top_system, top_context = _repeated(rows, attributed, texts)
     factors = attributed.select("request_id", "factor", "tools_factor")
-    message_tokens = rows.join(factors, on="request_id", how="left").with_columns(
+    message_tokens = rows.with_columns(_looked_up(rows, factors, ["request_id"])).with_columns(
         tokens=pl.when(pl.col("component") == "tools").then(pl.col("tokens") * pl.col("tools_factor").fill_null(1.0))
         .otherwise(pl.col("tokens") * pl.col("factor").fill_null(1.0)),
         context_tokens=pl.col("context_tokens") * pl.col("factor").fill_null(1.0),
