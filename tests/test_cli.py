@@ -155,3 +155,10 @@ def test_formats_lists_every_reader() -> None:
 
     for name in readers():
         assert name in result.output
+
+
+def test_the_command_line_loads_without_the_analysis_libraries() -> None:
+    """The fork server starts before the command line loads polars (ingest/forkserver.py): both loads overlap."""
+    probe = "import sys, llmaudit.cli; print(sorted(m for m in ('polars', 'numpy', 'sklearn', 'duckdb') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

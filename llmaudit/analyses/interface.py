@@ -10,9 +10,10 @@ from __future__ import annotations
 import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-import polars as pl
+if TYPE_CHECKING:  # annotations only: the command line loads this module before polars (see ingest/forkserver.py)
+    import polars as pl
 
 CONFIDENCE_LEVELS = ("measured", "estimated", "scenario")
 DAYS_PER_MONTH = 30.0
