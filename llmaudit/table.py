@@ -95,6 +95,11 @@ def text_hash(text: str) -> str:
     return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
 
+def redact_text(text: str) -> str:
+    """Log text with every secret in it (`SECRET_PATTERN`) shown as [redacted]: what every output writes."""
+    return SECRET_PATTERN.sub("[redacted]", text)
+
+
 def redact_key(value: str | None) -> str | None:
     """Keep key identifiers, never secrets: a raw API key becomes a short hash of itself."""
     if value is None:

@@ -11,7 +11,7 @@ from markupsafe import Markup
 from llmaudit.report.json import to_dict
 from llmaudit.report.terminal import usd
 from llmaudit.result import AuditResult, BreakdownRow
-from llmaudit.table import SECRET_PATTERN
+from llmaudit.table import redact_text
 
 TEMPLATE = "report.html.j2"
 BAR_WIDTH = 360
@@ -27,7 +27,7 @@ def _load_template(name: str) -> str | None:
 def _redact_value(value: object) -> object:
     """Mask secrets in a string about to be rendered; other values (numbers, None, markup) pass unchanged."""
     if isinstance(value, str) and not isinstance(value, Markup):
-        return SECRET_PATTERN.sub("[redacted]", value)
+        return redact_text(value)
     return value
 
 
@@ -43,7 +43,7 @@ def _environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters["usd"] = usd
-    env.filters["redact"] = lambda text: SECRET_PATTERN.sub("[redacted]", str(text))
+    env.filters["redact"] = lambda text: redact_text(str(text))
     env.filters["pct"] = lambda value: f"{value:.1%}"
     env.filters["thousands"] = lambda value: f"{value:,}"
     return env

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from llmaudit.result import AuditResult
-from llmaudit.table import SECRET_PATTERN
+from llmaudit.table import redact_text
 
 BREAKDOWN_KEYS = {"by_model": "model", "by_feature": "feature", "by_user": "user", "by_day": "day", "by_team": "team"}
 
@@ -43,7 +43,7 @@ def redacted(value: Any) -> Any:
     attached to tickets and CI runs, so it shows no more of a leaked key than the HTML report does.
     """
     if isinstance(value, str):
-        return SECRET_PATTERN.sub("[redacted]", value)
+        return redact_text(value)
     if isinstance(value, dict):
         return {redacted(key): redacted(item) for key, item in value.items()}
     if isinstance(value, list | tuple):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from llmaudit.report.terminal import usd
 from llmaudit.result import AuditResult
-from llmaudit.table import SECRET_PATTERN
+from llmaudit.table import redact_text
 
 MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]()|~!#])")
 HTML_SPECIAL = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
@@ -16,7 +16,7 @@ MAX_ROWS = 8
 
 def md_escape(text: str) -> str:
     """Log text made inert in Markdown: secrets masked, markup and HTML characters escaped, one line."""
-    text = SECRET_PATTERN.sub("[redacted]", str(text))
+    text = redact_text(str(text))
     # HTML as entities, not backslashes: every Markdown renderer shows them as text, and the
     # file itself then holds no tag at all.
     text = "".join(HTML_SPECIAL.get(char, char) for char in " ".join(text.split()))

@@ -9,7 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from llmaudit.result import AuditResult, BreakdownRow
-from llmaudit.table import SECRET_PATTERN
+from llmaudit.table import redact_text
 
 MAX_ROWS = 10
 MAX_REJECTS_SHOWN = 10
@@ -28,7 +28,7 @@ def usd(value: float | None) -> str:
 
 def safe(text: str) -> str:
     """Log text for the terminal: secrets masked, rich markup escaped."""
-    return escape(SECRET_PATTERN.sub("[redacted]", text))
+    return escape(redact_text(text))
 
 
 def _breakdown_table(title: str, rows: list[BreakdownRow], label: str) -> Table:
