@@ -24,9 +24,8 @@ EXCERPT_CHARS = 120
 
 def replay_hits(frame: pl.DataFrame, key: str, ttl: timedelta) -> pl.Series:
     """For rows sorted by time: True where an earlier fill of the same key is younger than the TTL."""
-    # Keys are integers (a string key becomes one) and times integer microseconds: no long string per row.
-    column = frame.get_column(key)
-    ids = (column.cast(pl.Categorical).to_physical() if column.dtype == pl.String else column).to_list()
+    # Keys are 64-bit hashes and times integer microseconds: no long string per row.
+    ids = frame.get_column(key).to_list()
     micros = frame.get_column("ts").dt.epoch("us").to_list()
     window = ttl // timedelta(microseconds=1)
     hits: list[bool] = []
