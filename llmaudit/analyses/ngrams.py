@@ -22,9 +22,12 @@ import polars as pl
 import scipy.sparse as sp
 
 from llmaudit.cores import ordered_map
+from llmaudit.heap import return_free_memory
 
 CHUNK_CHARS = 500_000
 """Characters hashed at once: bounds the temporaries (about 40 bytes per character and n)."""
+WORD_CHUNK_CHARS = 1_000_000
+"""Characters split into words at once (polars works best on runs this long)."""
 WORD_PATTERN = r"\b\w\w+\b"
 """scikit-learn's default token pattern."""
 SEED = 0x9E3779B97F4A7C15
@@ -37,24 +40,38 @@ def char_wb_counts(texts: Sequence[str], ngrams: tuple[int, int], bits: int, win
 
     Shape (len(texts), 2**bits). A NUL character inside a text ends a word (it is the separator).
     """
+    return stacked(char_wb_chunks(texts, ngrams, bits, window), 1 << bits)
+
+
+def char_wb_chunks(texts: Sequence[str], ngrams: tuple[int, int], bits: int, window: int) -> list[sp.csr_matrix]:
+    """`char_wb_counts` as consecutive runs of rows (CHUNK_CHARS characters each), for callers that
+    transform the runs one at a time instead of holding two copies of every count."""
+    # numpy releases the GIL for most of a chunk's work: chunks run on every core, in threads, in order.
+    runs = _runs(texts, CHUNK_CHARS, window)
+    return ordered_map(lambda run: _char_chunk(texts[run[0]:run[1]], ngrams, bits, window), runs)
+
+
+def _runs(texts: Sequence[str], chars: int, window: int | None = None) -> list[tuple[int, int]]:
+    """(start, stop) runs of texts of about ``chars`` characters each (each text cut at ``window``)."""
     runs = []
     start = 0
     while start < len(texts):
-        stop, chars = start, 0
-        while stop < len(texts) and (stop == start or chars < CHUNK_CHARS):
-            chars += min(len(texts[stop]), window) + 2
+        stop, total = start, 0
+        while stop < len(texts) and (stop == start or total < chars):
+            total += (len(texts[stop]) if window is None else min(len(texts[stop]), window)) + 2
             stop += 1
         runs.append((start, stop))
         start = stop
-    # numpy releases the GIL for most of a chunk's work: chunks run on every core, in threads, in order.
-    rows = ordered_map(lambda run: _char_chunk(texts[run[0]:run[1]], ngrams, bits, window), runs)
-    if not rows:
-        return sp.csr_matrix((0, 1 << bits), dtype=np.float32)
-    return rows[0] if len(rows) == 1 else _stacked(rows, bits)
+    return runs
 
 
-def _stacked(chunks: list[sp.csr_matrix], bits: int) -> sp.csr_matrix:
-    """The chunks' rows as one matrix, each chunk let go once copied (never two copies of every count)."""
+def stacked(chunks: list[sp.csr_matrix], columns: int) -> sp.csr_matrix:
+    """The chunks' rows as one matrix, each chunk let go once copied (never two copies of every count).
+
+    The list is emptied. The result's pages are only written as the chunks are copied in, so the peak
+    is one copy and one chunk."""
+    if len(chunks) <= 1:
+        return chunks.pop() if chunks else sp.csr_matrix((0, columns), dtype=np.float32)
     total = sum(chunk.nnz for chunk in chunks)
     rows = sum(chunk.shape[0] for chunk in chunks)
     data = np.empty(total, dtype=np.float32)
@@ -68,7 +85,9 @@ def _stacked(chunks: list[sp.csr_matrix], bits: int) -> sp.csr_matrix:
         indptr[row + 1:row + 1 + chunk.shape[0]] = chunk.indptr[1:] + filled
         filled += chunk.nnz
         row += chunk.shape[0]
-    return sp.csr_matrix((data, indices, indptr), shape=(rows, 1 << bits))
+        del chunk
+        return_free_memory()  # the chunk's memory, for the next pages of the result
+    return sp.csr_matrix((data, indices, indptr), shape=(rows, columns))
 
 
 def _char_chunk(texts: Sequence[str], ngrams: tuple[int, int], bits: int, window: int) -> sp.csr_matrix:
@@ -96,7 +115,15 @@ def _char_chunk(texts: Sequence[str], ngrams: tuple[int, int], bits: int, window
 
 
 def word_counts(texts: Sequence[str], ngrams: tuple[int, int], bits: int) -> sp.csr_matrix:
-    """Counts of word n-grams (lower-cased tokens of 2+ word characters), shape (len(texts), 2**bits)."""
+    """Counts of word n-grams (lower-cased tokens of 2+ word characters), shape (len(texts), 2**bits).
+
+    A run of about WORD_CHUNK_CHARS characters at a time: every token is a string while its run is
+    counted (answers of a million-request log: 1.3 GB of them at once)."""
+    return stacked([_word_chunk(texts[start:stop], ngrams, bits) for start, stop in _runs(texts, WORD_CHUNK_CHARS)],
+                   1 << bits)
+
+
+def _word_chunk(texts: Sequence[str], ngrams: tuple[int, int], bits: int) -> sp.csr_matrix:
     tokens = (
         pl.DataFrame({"text": pl.Series(list(texts), dtype=pl.String)})
         .with_row_index("row")

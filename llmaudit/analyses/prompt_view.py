@@ -6,6 +6,7 @@ import re
 
 import polars as pl
 
+from llmaudit.spill import strings
 from llmaudit.table import text_hash
 from llmaudit.tokens.context_blocks import context_spans, spans_text
 
@@ -70,7 +71,7 @@ def query_texts(messages: pl.DataFrame, texts: pl.DataFrame,
         .agg(pl.col("text_hash").last())
     )
     unique = texts.join(latest.select("text_hash").unique(), on="text_hash", how="semi").select("text_hash", "text")
-    split = [split_query(t, patterns) for t in unique.get_column("text").to_list()]
+    split = [split_query(t, patterns) for t in strings(unique.get_column("text"))]
     questions = unique.with_columns(
         question=pl.Series([q for q, _ in split], dtype=pl.String),
         context_key=pl.Series([c for _, c in split], dtype=pl.String),

@@ -25,7 +25,7 @@ import scipy.sparse as sp
 from llmaudit.analyses.interface import AnalysisContext, Lever, LeverResult
 from llmaudit.analyses.prompt_view import query_texts, system_keys, turn_counts
 from llmaudit.analyses.similarity import QueryEncoder, TfidfQueryEncoder, rowwise_cosine, similar_pairs
-from llmaudit.spill import release_pages
+from llmaudit.spill import release_pages, strings
 from llmaudit.sums import exact_sum, series_sum
 
 DEFAULT_THRESHOLD = 0.93
@@ -149,8 +149,16 @@ class SemanticCacheLever(Lever):
             micros=pl.col("ts").dt.epoch("us"),
             seconds=pl.col("ts").dt.epoch("us").cast(pl.Float64) / 1e6,
         ).sort(["ts", "request_id"]).with_row_index("order")
-        # One row per distinct question (vectorised once), one item per distinct question within a scope.
-        distinct = ordered.select("question").unique().sort("question")
+        # One item per distinct question within a scope; one row per distinct question (vectorised once), in
+        # the order of the items, so that when no question is asked in two scopes the rows are the items'
+        # (no second copy of the vectors).
+        items = (
+            ordered.group_by("scope", "question")
+            .agg(first_seen=pl.col("seconds").min(), last_seen=pl.col("seconds").max())
+            .sort(["scope", "first_seen", "question"]).with_row_index("item")
+        )
+        distinct = items.select("question").unique(maintain_order=True)
+        items = items.join(distinct.with_row_index("text_row"), on="question", maintain_order="left")
         # Long prompts are documents or pasted content, not FAQ questions: they match only when identical
         # (the self-edge below); vectorising them costs most of the time and memory for no realistic hit.
         questions = [q if len(q) <= MAX_SEMANTIC_CHARS else "" for q in distinct.get_column("question").to_list()]
@@ -161,15 +169,10 @@ class SemanticCacheLever(Lever):
             screen = _with_wordless_marker(screen, np.array([not q for q in questions]))
         else:
             vectors = self.encoder.encode(questions)
-        items = (
-            ordered.group_by("scope", "question")
-            .agg(first_seen=pl.col("seconds").min(), last_seen=pl.col("seconds").max())
-            .join(distinct.with_row_index("text_row"), on="question")
-            .sort(["scope", "first_seen", "question"]).with_row_index("item")
-        )
         scope_starts = items.with_row_index("row").group_by("scope", maintain_order=True).agg(pl.col("row").first())
         text_rows = items.get_column("text_row").to_numpy()
-        item_vectors = sp.csr_matrix(vectors[text_rows])
+        in_order = np.array_equal(text_rows, np.arange(len(text_rows)))
+        item_vectors = vectors if in_order else sp.csr_matrix(vectors[text_rows])
         del vectors  # one copy of the vectors at a time: the items' rows are all that is read from here on
         found = similar_pairs(
             item_vectors,
@@ -177,7 +180,7 @@ class SemanticCacheLever(Lever):
             # The index only needs a necessary time condition: a second of slack absorbs float rounding,
             # the exact TTL is checked below in integer microseconds.
             items.get_column("last_seen").to_numpy(), threshold, ttl.total_seconds() + 1.0,
-            screen=None if screen is None else sp.csr_matrix(screen[text_rows]),
+            screen=None if screen is None else screen if in_order else sp.csr_matrix(screen[text_rows]),
             screen_threshold=2 * threshold - 1,
         )
         item_ids = items.get_column("item").to_numpy()
@@ -231,7 +234,7 @@ def _with_answer_similarity(replayed: pl.DataFrame, texts: pl.DataFrame) -> pl.D
         return replayed.with_columns(answer_cosine=pl.lit(None, dtype=pl.Float64))
     hashes = pl.concat([pairs.get_column("output_hash"), pairs.get_column("match_output_hash")]).unique().sort()
     answers = pl.DataFrame({"text_hash": hashes}).join(texts, on="text_hash", how="left").sort("text_hash")
-    matrix = ANSWER_ENCODER.encode([(text or "")[:ANSWER_CHARS] for text in answers.get_column("text").to_list()])
+    matrix = ANSWER_ENCODER.encode([(text or "")[:ANSWER_CHARS] for text in strings(answers.get_column("text"))])
     row = {digest: index for index, digest in enumerate(answers.get_column("text_hash").to_list())}
     left = np.array([row[h] for h in pairs.get_column("output_hash").to_list()], dtype=np.int64)
     right = np.array([row[h] for h in pairs.get_column("match_output_hash").to_list()], dtype=np.int64)

@@ -27,8 +27,9 @@ from typing import Protocol
 import numpy as np
 import scipy.sparse as sp
 
-from llmaudit.analyses.ngrams import char_wb_counts, word_counts
+from llmaudit.analyses.ngrams import char_wb_chunks, stacked, word_counts
 from llmaudit.cores import ordered_map
+from llmaudit.heap import return_free_memory
 
 WORD_BITS = 20
 CHAR_BITS = 22
@@ -75,9 +76,9 @@ class TfidfQueryEncoder:
 
     word_ngrams: tuple[int, int] = (1, 2)
     char_ngrams: tuple[int, int] | None = (3, 5)
+    """None: word n-grams only (for long texts such as answers, where character n-grams cost too much)."""
     char_window: int = CHAR_WINDOW
     """Character n-grams read only the first this-many characters (word n-grams read everything)."""
-    """None: word n-grams only (for long texts such as answers, where character n-grams cost too much)."""
     name: str = "tfidf(word 1-2 + char_wb 3-5, sublinear tf)"
 
     def encode(self, texts: Sequence[str]) -> sp.csr_matrix:
@@ -97,34 +98,70 @@ class TfidfQueryEncoder:
         words = _tfidf(word_counts(texts, self.word_ngrams, WORD_BITS))
         if self.char_ngrams is None:
             return _compact(normalize(words.copy(), copy=False)), _compact(words)
-        chars = _tfidf(char_wb_counts(texts, self.char_ngrams, CHAR_BITS, self.char_window))
-        combined = sp.hstack([words, chars], format="csr", dtype=np.float32)
-        del chars  # the largest part, copied into the combined rows
-        return _compact(normalize(combined, copy=False)), _compact(words)
+        # The character part is the largest: each run of its rows is weighted, joined to its word rows and
+        # let go, so the combined rows never sit beside a whole second copy of the character counts.
+        chars = char_wb_chunks(texts, self.char_ngrams, CHAR_BITS, self.char_window)
+        idf = _idf(chars, 1 << CHAR_BITS)
+        combined, row = [], 0
+        while chars:
+            part = _tfidf(chars.pop(0), idf)
+            rows = slice(row, row + part.shape[0])
+            combined.append(normalize(sp.hstack([words[rows], part], format="csr", dtype=np.float32), copy=False))
+            row = rows.stop
+            del part
+            return_free_memory()
+        return _compact(stacked(combined, words.shape[1] + (1 << CHAR_BITS))), _compact(words)
 
 
 def _compact(matrix: sp.csr_matrix) -> sp.csr_matrix:
     """Drop the hash buckets no text uses: same dot products, and row slicing stops paying for 5M columns.
 
     The column numbers are rewritten in place: the matrix given is consumed."""
-    used = np.bincount(matrix.indices, minlength=matrix.shape[1]) > 0
+    used = _column_counts(matrix.indices, matrix.shape[1]) > 0
     number = (np.cumsum(used, dtype=np.int64) - 1).astype(np.int32)  # increasing: rows stay sorted
     indices = matrix.indices.astype(np.int32, copy=False)
-    np.take(number, indices, out=indices)
+    for start in range(0, len(indices), TFIDF_CHUNK):  # a whole take would make 64-bit copies of every index
+        piece = indices[start:start + TFIDF_CHUNK]
+        piece[:] = number[piece]
     return sp.csr_matrix((matrix.data, indices, matrix.indptr), shape=(matrix.shape[0], max(int(used.sum()), 1)))
 
 
-def _tfidf(counts: sp.csr_matrix) -> sp.csr_matrix:
+def _column_counts(indices: np.ndarray, columns: int) -> np.ndarray:
+    """How many weights each column holds, in runs: a whole bincount would first copy every index to 64 bits."""
+    counts = np.zeros(columns, dtype=np.int64)
+    for start in range(0, len(indices), TFIDF_CHUNK):
+        counts += np.bincount(indices[start:start + TFIDF_CHUNK], minlength=columns)
+    return counts
+
+
+def _idf(chunks: Sequence[sp.csr_matrix], columns: int) -> np.ndarray:
+    """Smoothed IDF (scikit-learn's, in float32) of the rows of all the chunks together."""
+    rows = sum(chunk.shape[0] for chunk in chunks)
+    frequency = np.zeros(columns, dtype=np.int64)
+    batch: list[np.ndarray] = []
+    for chunk in [*chunks, None]:  # many small chunks counted together: a bincount costs its columns too
+        if batch and (chunk is None or sum(map(len, batch)) + chunk.nnz > TFIDF_CHUNK):
+            frequency += _column_counts(np.concatenate(batch), columns)
+            batch = []
+        if chunk is not None:
+            batch.append(chunk.indices)
+    idf = np.full(columns, rows + 1, dtype=np.float32)
+    idf /= frequency.astype(np.float32) + np.float32(1.0)
+    np.log(idf, out=idf)
+    idf += np.float32(1.0)
+    return idf
+
+
+def _tfidf(counts: sp.csr_matrix, idf: np.ndarray | None = None) -> sp.csr_matrix:
     """Sublinear TF times smoothed IDF, rows L2-normalised (a text with no n-gram keeps a zero row).
 
     scikit-learn's ``TfidfTransformer(sublinear_tf=True)`` on float32 counts, operation for operation
     (float32 weights, row norms summed in float64, each weight divided in float64), but in place over
-    the counts, a bounded run of weights at a time: no second copy of the matrix (the counts are consumed)."""
+    the counts, a bounded run of weights at a time: no second copy of the matrix (the counts are consumed).
+    ``idf``: weights fitted on more rows than these (`_idf`); by default, fitted on these."""
     rows, columns = counts.shape
-    idf = np.full(columns, rows + 1, dtype=np.float32)
-    idf /= np.bincount(counts.indices, minlength=columns).astype(np.float32) + np.float32(1.0)
-    np.log(idf, out=idf)
-    idf += np.float32(1.0)
+    if idf is None:
+        idf = _idf([counts], columns)
     data = counts.data.astype(np.float32, copy=False)
     indptr = counts.indptr
     # Runs of whole rows, about TFIDF_CHUNK weights each: (first row, row after the last).

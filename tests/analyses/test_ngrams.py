@@ -68,6 +68,14 @@ def test_chunks_give_the_same_matrix(monkeypatch) -> None:  # type: ignore[no-un
     assert (whole != chunked).nnz == 0
 
 
+def test_word_chunks_give_the_same_matrix(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    whole = word_counts(TEXTS, (1, 2), 22)
+    monkeypatch.setattr("llmaudit.analyses.ngrams.WORD_CHUNK_CHARS", 10)
+    chunked = word_counts(TEXTS, (1, 2), 22)
+    assert whole.shape == chunked.shape and (whole != chunked).nnz == 0
+    assert np.array_equal(whole.indptr, chunked.indptr)
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.text(alphabet=st.sampled_from("ab cD\té\n.,é1_"), max_size=40), min_size=1, max_size=8))
 def test_char_wb_counts_property(texts: list[str]) -> None:
