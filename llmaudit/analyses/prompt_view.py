@@ -6,10 +6,12 @@ import re
 
 import polars as pl
 
-from llmaudit.spill import strings
+from llmaudit.spill import strings_at
 from llmaudit.table import text_hash
 from llmaudit.tokens.context_blocks import context_spans, spans_text
 
+QUERY_START_CHARS = 200
+"""The opening of a query kept for excerpts (the whole text stays in the mapped texts)."""
 PART_SEED, KEY_SEED = 3, 5
 """Fixed seeds: the keys are the same in every run (audit.json is deterministic)."""
 
@@ -62,20 +64,28 @@ def split_query(text: str | None, patterns: tuple[re.Pattern[str], ...] = ()) ->
 
 def query_texts(messages: pl.DataFrame, texts: pl.DataFrame,
                 patterns: tuple[re.Pattern[str], ...] = ()) -> pl.DataFrame:
-    """request_id -> its current user query message: hash, full text, the question without context blocks,
-    and context_key (a hash of those blocks, '' when none). ``patterns``: the user's own context markers."""
+    """request_id -> its current user query message: hash, opening (``query_start``, null when its text is
+    not in ``texts``), the question without context blocks, and context_key (a hash of those blocks, ''
+    when none). ``patterns``: the user's own context markers."""
     latest = (
         messages.filter(pl.col("component") == "query")
         .sort(["request_id", "seq"])
         .group_by("request_id", maintain_order=True)
         .agg(pl.col("text_hash").last())
     )
-    unique = texts.join(latest.select("text_hash").unique(), on="text_hash", how="semi").select("text_hash", "text")
-    split = [split_query(t, patterns) for t in strings(unique.get_column("text"))]
-    questions = unique.with_columns(
-        question=pl.Series([q for q, _ in split], dtype=pl.String),
-        context_key=pl.Series([c for _, c in split], dtype=pl.String),
+    rows = texts.select("text_hash").with_row_index("text_row").join(
+        latest.select("text_hash").unique(), on="text_hash", how="semi")
+    questions, context_keys, openings = [], [], []
+    for text in strings_at(texts.get_column("text"), rows.get_column("text_row")):
+        question, context_key = split_query(text, patterns)
+        questions.append(question)
+        context_keys.append(context_key)
+        openings.append(None if text is None else text[:QUERY_START_CHARS])
+    split = rows.select("text_hash").with_columns(
+        question=pl.Series(questions, dtype=pl.String),
+        context_key=pl.Series(context_keys, dtype=pl.String),
+        query_start=pl.Series(openings, dtype=pl.String),
     )
-    return latest.join(questions, on="text_hash", how="left").select(
-        "request_id", "context_key", query_hash="text_hash", query=pl.col("text"), question=pl.col("question")
+    return latest.join(split, on="text_hash", how="left").select(
+        "request_id", "context_key", "query_start", "question", query_hash="text_hash"
     )

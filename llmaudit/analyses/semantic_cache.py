@@ -25,7 +25,7 @@ import scipy.sparse as sp
 from llmaudit.analyses.interface import AnalysisContext, Lever, LeverResult
 from llmaudit.analyses.prompt_view import query_texts, system_keys, turn_counts
 from llmaudit.analyses.similarity import QueryEncoder, TfidfQueryEncoder, rowwise_cosine, similar_pairs
-from llmaudit.spill import release_pages, strings
+from llmaudit.spill import release_pages, strings_at
 from llmaudit.sums import exact_sum, series_sum
 
 DEFAULT_THRESHOLD = 0.93
@@ -75,7 +75,7 @@ class SemanticCacheLever(Lever):
         stateless = (
             with_text.filter(pl.col("history_count") == 0)
             .join(query_texts(context.messages, context.texts, context.context_patterns), on="request_id", how="inner")
-            .filter(pl.col("query").is_not_null())
+            .filter(pl.col("query_start").is_not_null())
             .join(system_keys(context.messages), on="request_id", how="left")
             .select("request_id", "ts", "model", "system_key", "tools_hash", "feature", "cost_usd", "output_hash",
                     "query_hash", "question", "context_key")
@@ -233,8 +233,10 @@ def _with_answer_similarity(replayed: pl.DataFrame, texts: pl.DataFrame) -> pl.D
     if pairs.height == 0:
         return replayed.with_columns(answer_cosine=pl.lit(None, dtype=pl.Float64))
     hashes = pl.concat([pairs.get_column("output_hash"), pairs.get_column("match_output_hash")]).unique().sort()
-    answers = pl.DataFrame({"text_hash": hashes}).join(texts, on="text_hash", how="left").sort("text_hash")
-    matrix = ANSWER_ENCODER.encode([(text or "")[:ANSWER_CHARS] for text in strings(answers.get_column("text"))])
+    answers = pl.DataFrame({"text_hash": hashes}).join(
+        texts.select("text_hash").with_row_index("text_row"), on="text_hash", how="left").sort("text_hash")
+    matrix = ANSWER_ENCODER.encode(
+        [(text or "")[:ANSWER_CHARS] for text in strings_at(texts.get_column("text"), answers.get_column("text_row"))])
     row = {digest: index for index, digest in enumerate(answers.get_column("text_hash").to_list())}
     left = np.array([row[h] for h in pairs.get_column("output_hash").to_list()], dtype=np.int64)
     right = np.array([row[h] for h in pairs.get_column("match_output_hash").to_list()], dtype=np.int64)

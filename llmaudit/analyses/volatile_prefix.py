@@ -14,8 +14,10 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
+import numpy as np
 import polars as pl
 
+from llmaudit.spill import runs_at, strings_at
 from llmaudit.sums import exact_sum
 from llmaudit.tokens.counting import count_tokens
 from llmaudit.tokens.encodings import encoding_for_model
@@ -169,8 +171,10 @@ def _template_tokens(model: str, seed_tokens: float, seed: str, prefix: str, suf
     return min(raw_static * factor, seed_tokens), raw_prefix * factor
 
 
-def _cluster_group(group: pl.DataFrame, family: str, model: str, feature: str | None, group_key: str) -> list[SpanTemplate]:
-    """Templates among one group's distinct system texts (text_hash, text, chars, requests, tokens), most frequent first."""
+def _cluster_group(group: pl.DataFrame, texts: pl.Series, family: str, model: str, feature: str | None,
+                   group_key: str) -> list[SpanTemplate]:
+    """Templates among one group's distinct system texts (text_hash, text_row, requests, tokens), most frequent
+    first; ``texts``: the mapped text column the rows point into, read a run at a time."""
     templates: list[SpanTemplate] = []
     remaining = group
     barren = 0
@@ -178,8 +182,7 @@ def _cluster_group(group: pl.DataFrame, family: str, model: str, feature: str | 
         if remaining.height < 2 or barren >= MAX_BARREN_SEEDS:
             break
         seed_row = remaining.row(0, named=True)
-        seed: str = seed_row["text"] or ""
-        others = remaining.slice(1, SAMPLE_PER_SEED).get_column("text").fill_null("").to_list()
+        seed, *others = (text or "" for text in strings_at(texts, remaining.get_column("text_row").head(SAMPLE_PER_SEED + 1)))
         bounds = _bounds(seed, others) if seed else None
         if bounds is None:
             remaining = remaining.slice(1)
@@ -188,14 +191,13 @@ def _cluster_group(group: pl.DataFrame, family: str, model: str, feature: str | 
         barren = 0
         prefix, suffix = seed[:bounds[0]], seed[len(seed) - bounds[1]:]
         max_span = max(MAX_SPAN_SHARE * len(seed), len(seed) - len(prefix) - len(suffix))
-        middle = pl.col("chars") - len(prefix) - len(suffix)
-        is_member = pl.col("text").str.starts_with(prefix) & pl.col("text").str.ends_with(suffix) \
-            & (middle >= 0) & (middle <= max_span)
+        is_member = pl.Series(_members(texts, remaining.get_column("text_row"), prefix, suffix, max_span))
         members = remaining.filter(is_member)
         remaining = remaining.filter(~is_member)
         if members.height < 2:
             continue
-        spans = [t[len(prefix):len(t) - len(suffix)] for t in members.head(EXAMPLES).get_column("text").to_list()]
+        spans = [t[len(prefix):len(t) - len(suffix)] for t in strings_at(texts, members.get_column("text_row").head(EXAMPLES))
+                 if t is not None]
         static_tokens, prefix_tokens = _template_tokens(model, float(seed_row["tokens"] or 0.0), seed, prefix, suffix)
         templates.append(SpanTemplate(
             family=family, model=model, feature=feature, group_key=group_key,
@@ -205,6 +207,16 @@ def _cluster_group(group: pl.DataFrame, family: str, model: str, feature: str | 
             static_tokens=static_tokens, prefix_tokens=prefix_tokens,
         ))
     return templates
+
+
+def _members(texts: pl.Series, rows: pl.Series, prefix: str, suffix: str, max_span: float) -> np.ndarray:
+    """Which rows hold prefix + a middle of at most ``max_span`` characters + suffix."""
+    found = []
+    for run in runs_at(texts, rows):
+        middle = run.str.len_chars() - len(prefix) - len(suffix)
+        member = run.str.starts_with(prefix) & run.str.ends_with(suffix) & (middle >= 0) & (middle <= max_span)
+        found.append(member.fill_null(False).to_numpy())
+    return np.concatenate(found) if found else np.zeros(0, dtype=bool)
 
 
 def find_span_templates(parts: pl.DataFrame, texts: pl.DataFrame, rules: pl.DataFrame) -> list[SpanTemplate]:
@@ -217,11 +229,12 @@ def find_span_templates(parts: pl.DataFrame, texts: pl.DataFrame, rules: pl.Data
     if varied.height == 0:
         return []
     groups = rules.select("group_key", "family", "model", "feature").unique("group_key")
-    candidates = varied.join(texts.select("text_hash", "text"), on="text_hash", how="left") \
-        .with_columns(chars=pl.col("text").str.len_chars().fill_null(0)) \
+    # The texts stay where they are (mapped): the candidates point at them, and each step reads them a run at a time.
+    candidates = varied.join(texts.select("text_hash").with_row_index("text_row"), on="text_hash", how="inner") \
         .sort(["group_key", "requests", "text_hash"], descending=[False, True, False])
+    column = texts.get_column("text")
     templates: list[SpanTemplate] = []
     for (group_key,), group in candidates.group_by(["group_key"], maintain_order=True):
         info = groups.filter(pl.col("group_key") == group_key).row(0, named=True)
-        templates += _cluster_group(group, info["family"], info["model"], info["feature"], str(group_key))
+        templates += _cluster_group(group, column, info["family"], info["model"], info["feature"], str(group_key))
     return templates
