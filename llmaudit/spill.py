@@ -25,8 +25,7 @@ import pyarrow as pa
 import pyarrow.ipc
 
 RUN_ROWS = 4_096
-RELEASE_BYTES = 64 << 20
-"""`strings_at` hands the mapped pages back after about this many bytes of text."""
+"""Rows `strings_at` reads between two hand-backs of the mapped pages (a hand-back costs microseconds)."""
 
 _regions: weakref.WeakSet[mmap.mmap] = weakref.WeakSet()
 """Every live mapping (one goes when the last frame reading it does)."""
@@ -90,12 +89,10 @@ def strings_at(column: pl.Series, rows: pl.Series) -> Iterator[str | None]:
 
 
 def runs_at(column: pl.Series, rows: pl.Series) -> Iterator[pl.Series]:
-    """``column[rows]`` a run of RUN_ROWS rows at a time, the mapped pages handed back as it goes (see `strings_at`)."""
-    read = 0
+    """``column[rows]`` a run of RUN_ROWS rows at a time, the mapped pages handed back after each (see `strings_at`).
+
+    After each run, not after so many bytes: a read maps the pages around the one it needs too (the
+    kernel's fault-around, 64 KB), so a run of scattered rows makes many times its text resident."""
     for start in range(0, rows.len(), RUN_ROWS):
-        run = column.gather(rows.slice(start, RUN_ROWS))
-        yield run
-        read += int(run.str.len_bytes().sum() or 0)
-        if read >= RELEASE_BYTES:
-            release_pages()
-            read = 0
+        yield column.gather(rows.slice(start, RUN_ROWS))
+        release_pages()

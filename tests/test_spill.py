@@ -66,3 +66,26 @@ def test_released_pages_leave_resident_memory_and_read_the_same(tmp_path: Path) 
     del back
     gc.collect()
     assert len(spill._regions) == 0  # the mapping went with the last frame reading it
+
+
+def test_strings_at_reads_the_rows_asked_for_nulls_included(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(spill, "RUN_ROWS", 2)
+    column = mapped(texts(), tmp_path).get_column("text")
+    rows = pl.Series([4, 0, None, 2, 0, 5], dtype=pl.UInt32)
+    assert list(spill.strings_at(column, rows)) == ["x" * 100_000, "plain", None, None, "plain", "line\nbreak\x00nul"]
+    assert [s.to_list() for s in spill.runs_at(column, rows.head(3))] == [["x" * 100_000, "plain"], [None]]
+
+
+def test_strings_at_hands_pages_back_as_it_reads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(spill, "RUN_ROWS", 50)
+    frame = pl.DataFrame({"text": [f"{i:06d}" + "y" * 20_000 for i in range(2_000)]})  # 40 MB
+    column = mapped(frame, tmp_path).get_column("text")
+    release_pages()
+    start = _file_backed_kb()
+    if start is None:
+        pytest.skip("no /proc/self/smaps_rollup here")
+    most = 0
+    for index, text in enumerate(spill.strings_at(column, pl.Series(range(2_000), dtype=pl.UInt32))):
+        assert text == frame.item(index, 0)
+        most = max(most, (_file_backed_kb() or 0) - start)
+    assert most < 15_000  # never the whole 40 MB resident at once

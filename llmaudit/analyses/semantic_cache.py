@@ -149,9 +149,7 @@ class SemanticCacheLever(Lever):
             micros=pl.col("ts").dt.epoch("us"),
             seconds=pl.col("ts").dt.epoch("us").cast(pl.Float64) / 1e6,
         ).sort(["ts", "request_id"]).with_row_index("order")
-        # One item per distinct question within a scope; one row per distinct question (vectorised once), in
-        # the order of the items, so that when no question is asked in two scopes the rows are the items'
-        # (no second copy of the vectors).
+        # One item per distinct question within a scope; one row per distinct question (vectorised once).
         items = (
             ordered.group_by("scope", "question")
             .agg(first_seen=pl.col("seconds").min(), last_seen=pl.col("seconds").max())
@@ -171,18 +169,17 @@ class SemanticCacheLever(Lever):
             vectors = self.encoder.encode(questions)
         scope_starts = items.with_row_index("row").group_by("scope", maintain_order=True).agg(pl.col("row").first())
         text_rows = items.get_column("text_row").to_numpy()
-        in_order = np.array_equal(text_rows, np.arange(len(text_rows)))
-        item_vectors = vectors if in_order else sp.csr_matrix(vectors[text_rows])
-        del vectors  # one copy of the vectors at a time: the items' rows are all that is read from here on
         found = similar_pairs(
-            item_vectors,
+            vectors,
             scope_starts.get_column("row").to_numpy(), items.get_column("first_seen").to_numpy(),
             # The index only needs a necessary time condition: a second of slack absorbs float rounding,
             # the exact TTL is checked below in integer microseconds.
             items.get_column("last_seen").to_numpy(), threshold, ttl.total_seconds() + 1.0,
-            screen=None if screen is None else screen if in_order else sp.csr_matrix(screen[text_rows]),
-            screen_threshold=2 * threshold - 1,
+            # The items' rows of the small word part; the vectors are read through text_rows (no copy per item).
+            screen=None if screen is None else sp.csr_matrix(screen[text_rows]),
+            screen_threshold=2 * threshold - 1, rows=text_rows,
         )
+        del vectors
         item_ids = items.get_column("item").to_numpy()
         edges = pl.DataFrame({
             "item": np.concatenate([found.later, found.earlier, item_ids]),

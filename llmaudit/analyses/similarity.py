@@ -331,7 +331,8 @@ class PairSet:
 
 def similar_pairs(matrix: sp.csr_matrix, scope_starts: np.ndarray, first_seen: np.ndarray,
                   last_seen: np.ndarray, threshold: float, horizon: float = np.inf,
-                  screen: sp.csr_matrix | None = None, screen_threshold: float | None = None) -> PairSet:
+                  screen: sp.csr_matrix | None = None, screen_threshold: float | None = None,
+                  rows: np.ndarray | None = None) -> PairSet:
     """Every pair of rows in one scope whose cosine is >= threshold and whose times can meet.
 
     Rows are grouped by scope (``scope_starts``: the first row of each scope, ascending) and,
@@ -342,9 +343,18 @@ def similar_pairs(matrix: sp.csr_matrix, scope_starts: np.ndarray, first_seen: n
     ``screen``: a sparser matrix whose cosine is >= ``screen_threshold`` for every pair at
     ``threshold`` in ``matrix`` (the word part, see `TfidfQueryEncoder.encode_parts`):
     candidates are found and first scored on it, then scored exactly on ``matrix``.
+
+    ``rows``: the row of ``matrix`` that holds each item, when items share rows (one text in several
+    scopes): the exact scores read those rows, and no per-item copy of ``matrix`` is made (with a
+    screen; without one, the prefix filter needs the items' own rows). Row numbers in the result,
+    ``scope_starts``, the times and ``screen`` are the items'.
     """
+    items = len(first_seen)
+    screened = screen is not None and screen_threshold is not None
     if screen is None or screen_threshold is None:
-        screen, screen_threshold = matrix, threshold
+        screen = matrix if rows is None else sp.csr_matrix(matrix[rows])
+        screen_threshold = threshold
+    row_of = (lambda item: item) if rows is None else (lambda item: rows[item])  # noqa: E731
     index = PrefixIndex.build(screen, screen_threshold)
     prefix = index.prefix
     floor = screen_threshold - SCORE_SLACK
@@ -364,17 +374,17 @@ def similar_pairs(matrix: sp.csr_matrix, scope_starts: np.ndarray, first_seen: n
             counts[1] += len(left)
             possible = index.upper_bound(left, right, product.data[usable], needed=floor) >= floor
             left, right = left[possible], right[possible]
-            if screen is not matrix:
+            if screened:
                 passed = rowwise_cosine(screen, left, right) >= screen_threshold - 1e-6
                 left, right = left[passed], right[passed]
             counts[0] += len(left)
-            scores = rowwise_cosine(matrix, left, right)
+            scores = rowwise_cosine(matrix, row_of(left), row_of(right))
             close = scores >= threshold
             found.append((left[close], right[close], scores[close]))
         return *(np.concatenate([f[k] for f in found]) for k in range(3)), counts
 
     blocks = []
-    bounds = np.append(scope_starts, matrix.shape[0]).astype(np.int64)
+    bounds = np.append(scope_starts, items).astype(np.int64)
     for scope_start, scope_stop in zip(bounds[:-1], bounds[1:], strict=True):
         if scope_stop - scope_start < 2:
             continue  # a scope of one row has no pair (most scopes: one question about one set of documents)

@@ -21,6 +21,7 @@ from typing import Any
 import polars as pl
 
 from llmaudit.cores import available as available_cores
+from llmaudit.spill import strings_at
 from llmaudit.tokens.context_blocks import context_text
 from llmaudit.tokens.encodings import load_encoding
 
@@ -130,7 +131,7 @@ def _count_slice(task: tuple[int, int, tuple[int, int]]) -> pl.DataFrame:
     encoding, table = groups[index]
     part = table.slice(*bounds)
     hashes = part.get_column("text_hash").to_list()
-    bodies = texts.gather(part.get_column("row")).to_list()  # this slice only: the texts are never copied whole
+    bodies = list(strings_at(texts, part.get_column("row")))  # this slice only: the texts are never copied whole
     counter = segment_counter(encoding)
     tokens, context_tokens, context_hashes_out, excerpts = [], [], [], []
     for digest, body in zip(hashes, bodies, strict=True):

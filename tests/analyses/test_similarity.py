@@ -40,3 +40,23 @@ def test_vectors_are_normalised_and_identical_texts_match() -> None:
     norms = np.sqrt(np.asarray(vectors.multiply(vectors).sum(axis=1)).ravel())
     assert np.allclose(norms[[i for i, text in enumerate(TEXTS + [TEXTS[0]]) if text]], 1.0, atol=1e-5)
     assert float((vectors[0] @ vectors[len(TEXTS)].T).toarray()[0, 0]) > 0.9999
+
+
+def test_items_sharing_rows_find_the_pairs_of_a_copied_matrix() -> None:
+    from llmaudit.analyses.similarity import similar_pairs
+
+    vectors, words = TfidfQueryEncoder().encode_parts(TEXTS)
+    # Items in two scopes; a text asked in both points at one row of the vectors.
+    rows = np.array([0, 1, 6, 7, 3, 0, 1, 6, 7, 4])
+    starts = np.array([0, 4])
+    seen = np.arange(len(rows), dtype=np.float64)
+    copied = sp.csr_matrix(vectors[rows])
+    for screen in (None, sp.csr_matrix(words[rows])):
+        threshold = 0.6
+        expected = similar_pairs(copied, starts, seen, seen, threshold, screen=screen,
+                                 screen_threshold=None if screen is None else 2 * threshold - 1)
+        shared = similar_pairs(vectors, starts, seen, seen, threshold, screen=screen,
+                               screen_threshold=None if screen is None else 2 * threshold - 1, rows=rows)
+        assert len(expected.later) >= 2  # the rewordings of each scope
+        assert np.array_equal(expected.earlier, shared.earlier) and np.array_equal(expected.later, shared.later)
+        assert np.array_equal(expected.cosine, shared.cosine)
