@@ -378,7 +378,9 @@ class TableBuilder:
         if not self.text_chunks:
             return pl.DataFrame(schema=TEXT_SCHEMA)
         if len(self.text_chunks) > 1:
-            self.text_chunks = [pl.concat(self.text_chunks, rechunk=False)]  # no second copy of every text
+            # One chunk of views over the chunks' buffers (no text is copied or read): gathering rows from a
+            # column of many chunks reads every text of the mapped file (polars 2.1), from one chunk only those.
+            self.text_chunks = [pl.concat(self.text_chunks, rechunk=True)]
         if len(self.best_copy) != self.copies:
             # Some copies were superseded: only the texts of the copies kept, whatever the order they came in.
             requests = self.requests_frame()
