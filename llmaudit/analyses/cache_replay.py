@@ -16,6 +16,7 @@ alive for the retention window after its last touch. Two kinds of caching:
 
 from __future__ import annotations
 
+import hashlib
 from typing import Protocol
 
 import numpy as np
@@ -25,11 +26,25 @@ from llmaudit.provider_rules import ANTHROPIC_LOOKBACK_BLOCKS
 from llmaudit.sums import exact_sum
 
 PART_SCHEMA = {
-    "request_id": pl.String, "order": pl.Int64, "key": pl.String, "tokens": pl.Float64,
+    "request_id": pl.String, "order": pl.Int64, "key": pl.UInt64, "tokens": pl.Float64,
     "component": pl.String, "text_hash": pl.String, "pin": pl.Boolean,
 }
-"""One prompt part: position `order` within its request, identity `key`, calibrated `tokens`; `pin`
-forces an Anthropic breakpoint after the part (a fix that moves static content first pins it)."""
+"""One prompt part: position `order` within its request, identity `key` (a 64-bit hash: a million requests'
+parts as strings of role, kind and text hash were 250 MB), calibrated `tokens`; `pin` forces an Anthropic
+breakpoint after the part (a fix that moves static content first pins it)."""
+PART_KEY_SEED = 13
+TEMPLATE_KEY_BIT = 1 << 63
+"""Set in the keys of the parts a volatile-prefix template makes (`volatile_prefix`), clear in the logged parts'."""
+
+
+def part_key(*columns: str) -> pl.Expr:
+    """The key of a logged part: a hash of ``columns`` with TEMPLATE_KEY_BIT clear."""
+    return pl.struct(*columns).hash(PART_KEY_SEED) & (TEMPLATE_KEY_BIT - 1)
+
+
+def template_key(name: str) -> int:
+    """The key of a template's part named ``name``: fixed across runs, TEMPLATE_KEY_BIT set."""
+    return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big") | TEMPLATE_KEY_BIT
 RULE_COLUMNS = ("request_id", "scope", "ts", "min_tokens", "increment", "retention_us", "breakpoints")
 POLICY_AUTOMATIC = "automatic"
 POLICY_NONE = "no breakpoints"
@@ -117,7 +132,7 @@ def replay(parts: pl.DataFrame, rules: pl.DataFrame, last_breakpoint: bool) -> p
         scope_hash=pl.col("scope").hash(11), ts_us=pl.col("ts").dt.epoch("us"))
     # Numbers only from here on: a part's identity is a hash of its key, its component a small code.
     rows = parts.select(
-        "request_id", "order", "tokens", "pin", key_hash=pl.col("key").hash(7),
+        "request_id", "order", "tokens", "pin", key_hash="key",
         component=pl.col("component").replace_strict(COMPONENT_CODES, default=OTHER_COMPONENT, return_dtype=pl.UInt8),
     ).join(keyed.drop("scope", "ts"), on="request_id", how="inner").drop("request_id").sort(["rid", "order"])
     if rows.height == 0:

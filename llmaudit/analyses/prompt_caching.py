@@ -16,7 +16,7 @@ from typing import Any
 import polars as pl
 
 from llmaudit import provider_rules
-from llmaudit.analyses.cache_replay import PART_SCHEMA, PromptFix, simulate
+from llmaudit.analyses.cache_replay import PART_SCHEMA, PromptFix, part_key, simulate
 from llmaudit.analyses.interface import AnalysisContext, Lever, LeverResult
 from llmaudit.analyses.prompt_layout import (
     StaticAfterVarying,
@@ -133,7 +133,7 @@ def prompt_parts(messages: pl.DataFrame, rules: pl.DataFrame) -> pl.DataFrame:
     parts = messages.join(rules.select("request_id", "group_key"), on="request_id", how="inner").select(
         "request_id",
         order=pl.col("seq").cast(pl.Int64) * 4,
-        key=pl.concat_str([pl.col("role"), pl.col("kind"), pl.col("text_hash")], separator=":"),
+        key=part_key("role", "kind", "text_hash"),
         tokens=pl.col("tokens").cast(pl.Float64).fill_null(0.0),
         component="component", text_hash="text_hash", pin=pl.lit(False), group_key="group_key",
     )

@@ -55,7 +55,7 @@ class StaticAfterVarying:
     model: str
     feature: str | None
     group_key: str
-    key: str
+    key: int
     component: str
     tokens: float
     requests: int

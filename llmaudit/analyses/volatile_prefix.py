@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from llmaudit.analyses.cache_replay import TEMPLATE_KEY_BIT, template_key
 from llmaudit.spill import runs_at, strings_at
 from llmaudit.sums import exact_sum
 from llmaudit.tokens.counting import count_tokens
@@ -79,16 +80,16 @@ class SpanTemplate:
         return (pl.col("group_key") == self.group_key) & (pl.col("component") == "system") \
             & pl.col("text_hash").is_in(list(self.member_hashes))
 
-    def _split(self, parts: pl.DataFrame, key: str, tokens: float, tail_component: str, tail_last: bool) -> pl.DataFrame:
+    def _split(self, parts: pl.DataFrame, key: int, tokens: float, tail_component: str, tail_last: bool) -> pl.DataFrame:
         members = parts.filter(self._member_rows())
         if members.height == 0:
             return parts
         # Undo an earlier split of the same rows, then split the whole text at `tokens`.
         whole = members.group_by(["request_id", "text_hash"]).agg(
             pl.col("order").min(), exact_sum(pl.col("tokens")), pl.col("group_key").first(),
-            key=pl.col("key").filter(~pl.col("key").str.starts_with("tpl:")).first(),
+            key=pl.col("key").filter(pl.col("key") < TEMPLATE_KEY_BIT).first(),
         )
-        head = whole.select("request_id", "order", key=pl.lit(key), tokens=pl.min_horizontal(pl.col("tokens"), pl.lit(tokens)),
+        head = whole.select("request_id", "order", key=pl.lit(key, pl.UInt64), tokens=pl.min_horizontal(pl.col("tokens"), pl.lit(tokens)),
                             component=pl.lit("system"), text_hash="text_hash", pin=pl.lit(False), group_key="group_key")
         tail = whole.select("request_id", order=pl.lit(END_OF_PROMPT, pl.Int64) if tail_last else pl.col("order") + 1, key="key",
                             tokens=(pl.col("tokens") - tokens).clip(0.0), component=pl.lit(tail_component),
@@ -97,12 +98,12 @@ class SpanTemplate:
 
     def share_prefix(self, parts: pl.DataFrame) -> pl.DataFrame:
         """Today's prompts as an automatic cache sees them: the text before the span is a shared prefix."""
-        return self._split(parts, f"tpl:pre:{self.cluster_id}", self.prefix_tokens, "system", tail_last=False)
+        return self._split(parts, template_key(f"tpl:pre:{self.cluster_id}"), self.prefix_tokens, "system", tail_last=False)
 
     def rewrite(self, parts: pl.DataFrame) -> pl.DataFrame:
         """The prompts after the fix: the static text in place, the span moved to the end of the prompt (after
         history too, so conversations keep sharing their earlier turns; after any breakpoint)."""
-        return self._split(parts, f"tpl:static:{self.cluster_id}", self.static_tokens, "system_span", tail_last=True)
+        return self._split(parts, template_key(f"tpl:static:{self.cluster_id}"), self.static_tokens, "system_span", tail_last=True)
 
     def template(self) -> str:
         """An excerpt of the template with the varying span marked «…»."""

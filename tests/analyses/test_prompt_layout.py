@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import polars as pl
 
+from llmaudit.analyses.cache_replay import PART_SCHEMA, part_key
 from llmaudit.analyses.prompt_layout import find_static_after_varying
 
-PARTS_SCHEMA = {"request_id": pl.String, "order": pl.Int64, "key": pl.String, "tokens": pl.Float64,
-                "component": pl.String, "text_hash": pl.String, "pin": pl.Boolean, "group_key": pl.Categorical}
+PARTS_SCHEMA = {**PART_SCHEMA, "group_key": pl.Categorical}
 
 
 def _parts(rows: list[tuple[str, int, str, float, str, str]]) -> pl.DataFrame:
+    """Parts named by their text: the key is the name's hash, as prompt_parts makes it."""
     return pl.DataFrame(
         [(rid, order, key, tokens, component, key, False, group) for rid, order, key, tokens, component, group in rows],
-        schema=PARTS_SCHEMA, orient="row")
+        schema={**PARTS_SCHEMA, "key": pl.String}, orient="row",
+    ).with_columns(key=part_key("key")).cast(PARTS_SCHEMA)  # type: ignore[arg-type]
 
 
 def _rules(requests: dict[str, str]) -> pl.DataFrame:
@@ -37,8 +39,9 @@ def test_a_static_document_after_a_varying_first_message_is_found() -> None:
         rows += [(rid, 0, "system", 50.0, "system", "faq"), (rid, 1, "manual", 2_000.0, "context", "faq")]
     texts = pl.DataFrame({"text_hash": ["manual"], "text": ["The product manual, chapter one"]})
     found = find_static_after_varying(_parts(rows), texts, _rules(requests))
+    manual = _parts([("a0", 0, "manual", 1.0, "context", "support")]).item(0, "key")
     assert [(f.feature, f.key, f.requests, f.first_varies_share, f.first_component) for f in found] == [
-        ("support", "manual", 5, 1.0, "query")]
+        ("support", manual, 5, 1.0, "query")]
     assert found[0].excerpt.startswith("The product manual")
 
 
