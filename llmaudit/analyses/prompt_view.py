@@ -39,11 +39,13 @@ def turn_counts(messages: pl.DataFrame) -> pl.DataFrame:
 
 
 def system_keys(messages: pl.DataFrame) -> pl.DataFrame:
-    """request_id -> the concatenated hashes of its system/developer messages ('' when none)."""
+    """request_id -> system_key, a 64-bit key of its system/developer messages in order (requests without
+    any have no row). A hash, not the hashes joined: a million requests' joined keys were 390 MB."""
     return (
-        messages.filter(pl.col("component") == "system").sort(["request_id", "seq"])
-        .group_by("request_id", maintain_order=True)
-        .agg(system_key=pl.col("text_hash").str.join("|"))
+        messages.filter(pl.col("component") == "system")
+        .group_by("request_id")
+        .agg(system_key=pl.col("text_hash").hash(PART_SEED).sort_by("seq"))
+        .with_columns(pl.col("system_key").hash(KEY_SEED))
     )
 
 
