@@ -231,29 +231,46 @@ class PrefixIndex:
 
     @classmethod
     def build(cls, matrix: sp.csr_matrix, threshold: float) -> PrefixIndex:
+        # Every array below has one entry per weight (12M for a million-request log): each is built in place
+        # and let go as soon as it is used, so no more than two are alive beside the ones kept.
         matrix = matrix.tocsr()
         rows, columns = matrix.shape
-        frequency = np.bincount(matrix.indices, minlength=columns)
+        frequency = _column_counts(matrix.indices, columns)
         order = np.lexsort((np.arange(columns), -frequency))  # most common first, ties by feature
         rank = np.empty(columns, dtype=np.int32)
         rank[order] = np.arange(columns, dtype=np.int32)
+        del order, frequency
         ranked = sp.csr_matrix((matrix.data.astype(np.float32), rank[matrix.indices], matrix.indptr.copy()),
                                shape=matrix.shape)
         ranked.sort_indices()  # within each row: most common feature first
         lengths = np.diff(ranked.indptr)
-        mass = np.concatenate(([0.0], np.cumsum(ranked.data.astype(np.float64) ** 2)))
+        squares = ranked.data.astype(np.float64)
+        squares *= squares
+        mass = np.empty(len(squares) + 1, dtype=np.float64)
+        mass[0] = 0.0
+        np.cumsum(squares, out=mass[1:])
+        del squares
         row_mass = mass[ranked.indptr[:-1]]
-        running = mass[1:] - np.repeat(row_mass, lengths)
+        running = np.repeat(row_mass, lengths)
+        np.subtract(mass[1:], running, out=running)
         tail = running < threshold**2 - BOUND_SLACK  # a run at the start of each row
-        tail_lengths = np.bincount(np.repeat(np.arange(rows), lengths)[tail], minlength=rows)
+        del running
+        tail_before = np.zeros(len(tail) + 1, dtype=np.int64)
+        np.cumsum(tail, out=tail_before[1:])
+        tail_lengths = tail_before[ranked.indptr[1:]] - tail_before[ranked.indptr[:-1]]
+        del tail_before
         first_kept = ranked.indptr[:-1] + tail_lengths
         keeps = tail_lengths < lengths
         cutoff = np.full(rows, columns, dtype=np.int64)
         cutoff[keeps] = ranked.indices[first_kept[keeps]]
         tail_norm = np.sqrt(np.maximum(mass[first_kept] - row_mass, 0.0))
-        prefix = sp.csr_matrix((np.where(tail, np.float32(0.0), ranked.data), ranked.indices.copy(),
-                                ranked.indptr.copy()), shape=matrix.shape)
-        prefix.eliminate_zeros()
+        kept = ~tail
+        kept &= ranked.data != 0  # as eliminate_zeros would
+        del tail
+        kept_before = np.zeros(len(kept) + 1, dtype=np.int64)
+        np.cumsum(kept, out=kept_before[1:])
+        prefix = sp.csr_matrix((ranked.data[kept], ranked.indices[kept], kept_before[ranked.indptr]), shape=matrix.shape)
+        del kept, kept_before
         row_starts = ranked.indptr.astype(np.int64)
         level, level_norm = _levels(ranked.indices, row_starts, mass, cutoff, columns)
         return cls(prefix, cutoff, tail_norm, ranked.indices, row_starts, mass, level, level_norm)
@@ -307,7 +324,9 @@ def _levels(ranks: np.ndarray, row_starts: np.ndarray, mass: np.ndarray, cutoff:
     level = np.searchsorted(ladder, cutoff, side="left")
     # Rows in order, ranks ascending within a row: row * (columns + 1) + rank is sorted throughout.
     span = np.int64(columns + 1)
-    keys = np.repeat(np.arange(rows, dtype=np.int64), np.diff(row_starts)) * span + ranks
+    keys = np.repeat(np.arange(rows, dtype=np.int64), np.diff(row_starts))
+    keys *= span
+    keys += ranks
     needles = (np.arange(rows, dtype=np.int64)[:, None] * span + ladder[None, :]).ravel()
     positions = np.searchsorted(keys, needles, side="left").reshape(rows, len(ladder))
     squared = np.maximum(mass[positions] - mass[row_starts[:-1]][:, None], 0.0)
