@@ -26,12 +26,13 @@ from llmaudit.provider_rules import ANTHROPIC_LOOKBACK_BLOCKS
 from llmaudit.sums import exact_sum
 
 PART_SCHEMA = {
-    "request_id": pl.String, "order": pl.Int64, "key": pl.UInt64, "tokens": pl.Float64,
+    "request_id": pl.UInt32, "order": pl.Int64, "key": pl.UInt64, "tokens": pl.Float64,
     "component": pl.String, "text_hash": pl.String, "pin": pl.Boolean,
 }
-"""One prompt part: position `order` within its request, identity `key` (a 64-bit hash: a million requests'
-parts as strings of role, kind and text hash were 250 MB), calibrated `tokens`; `pin` forces an Anthropic
-breakpoint after the part (a fix that moves static content first pins it)."""
+"""One prompt part of request `request_id` (the replay's number for it: `prompt_caching.cache_rules`):
+position `order` within its request, identity `key` (a 64-bit hash: a million requests' parts as strings
+of role, kind and text hash were 250 MB), calibrated `tokens`; `pin` forces an Anthropic breakpoint after
+the part (a fix that moves static content first pins it)."""
 PART_KEY_SEED = 13
 TEMPLATE_KEY_BIT = 1 << 63
 """Set in the keys of the parts a volatile-prefix template makes (`volatile_prefix`), clear in the logged parts'."""
@@ -240,6 +241,6 @@ def simulate(parts: pl.DataFrame, rules: pl.DataFrame) -> pl.DataFrame:
             .select(*GROUP_KEYS, "policy")
         frames.append(options.join(best, on=[*GROUP_KEYS, "policy"], how="inner", nulls_equal=True))
     if not frames:
-        return pl.DataFrame(schema={"request_id": pl.String, "read_tokens": pl.Int64, "write_tokens": pl.Int64,
+        return pl.DataFrame(schema={"request_id": pl.UInt32, "read_tokens": pl.Int64, "write_tokens": pl.Int64,
                                     "sim_input_usd": pl.Float64, "policy": pl.String})
     return pl.concat(frames).drop(list(GROUP_KEYS))

@@ -10,19 +10,26 @@ from llmaudit.analyses.prompt_layout import find_static_after_varying
 PARTS_SCHEMA = {**PART_SCHEMA, "group_key": pl.Categorical}
 
 
+def _number(request: str) -> int:
+    """The replay numbers requests: a1 -> 1, b3 -> 103."""
+    return (100 if request[0] == "b" else 0) + int(request[1:])
+
+
 def _parts(rows: list[tuple[str, int, str, float, str, str]]) -> pl.DataFrame:
     """Parts named by their text: the key is the name's hash, as prompt_parts makes it."""
     return pl.DataFrame(
-        [(rid, order, key, tokens, component, key, False, group) for rid, order, key, tokens, component, group in rows],
+        [(_number(rid), order, key, tokens, component, key, False, group)
+         for rid, order, key, tokens, component, group in rows],
         schema={**PARTS_SCHEMA, "key": pl.String}, orient="row",
     ).with_columns(key=part_key("key")).cast(PARTS_SCHEMA)  # type: ignore[arg-type]
 
 
 def _rules(requests: dict[str, str]) -> pl.DataFrame:
     return pl.DataFrame({
-        "request_id": list(requests), "group_key": list(requests.values()), "min_tokens": [1024] * len(requests),
+        "request_id": [_number(r) for r in requests], "group_key": list(requests.values()),
+        "min_tokens": [1024] * len(requests),
         "family": ["openai"] * len(requests), "model": ["gpt-4o"] * len(requests), "feature": list(requests.values()),
-    }).with_columns(pl.col("group_key").cast(pl.Categorical))
+    }).with_columns(pl.col("request_id").cast(pl.UInt32), pl.col("group_key").cast(pl.Categorical))
 
 
 def test_a_static_document_after_a_varying_first_message_is_found() -> None:
