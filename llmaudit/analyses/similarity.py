@@ -42,7 +42,9 @@ WINDOW_COLUMNS = 32_768
 TFIDF_CHUNK = 8_000_000
 """About this many TF-IDF weights computed at once (runs of whole rows): bounds the temporaries."""
 SCORE_CHUNK = 200_000
-"""Candidate pairs scored exactly at once."""
+"""Candidate pairs scored exactly at once, at most."""
+SCORE_WEIGHTS = 8_000_000
+"""Weights of the candidate pairs' rows copied at once, at most (about 100 MB of temporaries)."""
 BOUND_SLACK = 1e-5
 """Float32 rounding allowance: the prefix is made slightly longer than the bound needs."""
 LEVELS = 16
@@ -187,12 +189,21 @@ def _tfidf(counts: sp.csr_matrix, idf: np.ndarray | None = None) -> sp.csr_matri
 
 
 def rowwise_cosine(matrix: sp.csr_matrix, left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    """Cosine of the row pairs (left[k], right[k]) of a normalised matrix, in bounded chunks."""
+    """Cosine of the row pairs (left[k], right[k]) of a normalised matrix, in bounded chunks.
+
+    A chunk holds at most SCORE_CHUNK pairs and SCORE_WEIGHTS weights of their rows: both rows of every
+    pair are copied out to be multiplied, and query vectors have hundreds of weights each (200k pairs of
+    them were 1.2 GB)."""
     out = np.empty(len(left), dtype=np.float32)
-    for start in range(0, len(left), SCORE_CHUNK):
-        stop = start + SCORE_CHUNK
+    lengths = np.diff(matrix.indptr)
+    weights = np.cumsum(lengths[left] + lengths[right])
+    start = 0
+    while start < len(left):
+        before = int(weights[start - 1]) if start else 0
+        stop = min(start + SCORE_CHUNK, max(start + 1, int(np.searchsorted(weights, before + SCORE_WEIGHTS, side="right"))))
         product = matrix[left[start:stop]].multiply(matrix[right[start:stop]])
         out[start:stop] = np.asarray(product.sum(axis=1)).ravel()
+        start = stop
     return np.clip(out, 0.0, 1.0)
 
 

@@ -60,3 +60,17 @@ def test_items_sharing_rows_find_the_pairs_of_a_copied_matrix() -> None:
         assert len(expected.later) >= 2  # the rewordings of each scope
         assert np.array_equal(expected.earlier, shared.earlier) and np.array_equal(expected.later, shared.later)
         assert np.array_equal(expected.cosine, shared.cosine)
+
+
+def test_pair_scores_are_the_same_in_chunks_of_any_size(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from llmaudit.analyses.similarity import rowwise_cosine
+
+    vectors = TfidfQueryEncoder().encode(TEXTS)
+    left = np.array([0, 0, 1, 6, 2, 5, 7, 3])
+    right = np.array([1, 0, 0, 7, 3, 5, 6, 4])
+    whole = rowwise_cosine(vectors, left, right)
+    monkeypatch.setattr(similarity, "SCORE_WEIGHTS", 3)  # fewer weights than one row: one pair per chunk
+    assert np.array_equal(rowwise_cosine(vectors, left, right), whole)
+    monkeypatch.setattr(similarity, "SCORE_WEIGHTS", 60)
+    assert np.array_equal(rowwise_cosine(vectors, left, right), whole)
+    assert whole[1] > 0.9999 and whole[0] > 0.5 and whole[4] == 0.0  # itself; a rewording; a blank text
