@@ -73,7 +73,6 @@ def test_strings_at_reads_the_rows_asked_for_nulls_included(tmp_path: Path, monk
     column = mapped(texts(), tmp_path).get_column("text")
     rows = pl.Series([4, 0, None, 2, 0, 5], dtype=pl.UInt32)
     assert list(spill.strings_at(column, rows)) == ["x" * 100_000, "plain", None, None, "plain", "line\nbreak\x00nul"]
-    assert [s.to_list() for s in spill.runs_at(column, rows.head(3))] == [["x" * 100_000, "plain"], [None]]
 
 
 def test_strings_at_hands_pages_back_as_it_reads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

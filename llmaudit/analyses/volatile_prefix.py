@@ -18,7 +18,7 @@ import numpy as np
 import polars as pl
 
 from llmaudit.analyses.cache_replay import TEMPLATE_KEY_BIT, template_key
-from llmaudit.spill import runs_at, strings_at
+from llmaudit.spill import strings_at
 from llmaudit.sums import exact_sum
 from llmaudit.tokens.counting import count_tokens
 from llmaudit.tokens.encodings import encoding_for_model
@@ -211,13 +211,15 @@ def _cluster_group(group: pl.DataFrame, texts: pl.Series, family: str, model: st
 
 
 def _members(texts: pl.Series, rows: pl.Series, prefix: str, suffix: str, max_span: float) -> np.ndarray:
-    """Which rows hold prefix + a middle of at most ``max_span`` characters + suffix."""
-    found = []
-    for run in runs_at(texts, rows):
-        middle = run.str.len_chars() - len(prefix) - len(suffix)
-        member = run.str.starts_with(prefix) & run.str.ends_with(suffix) & (middle >= 0) & (middle <= max_span)
-        found.append(member.fill_null(False).to_numpy())
-    return np.concatenate(found) if found else np.zeros(0, dtype=bool)
+    """Which rows hold prefix + a middle of at most ``max_span`` characters + suffix.
+
+    In Python over each run's strings: polars' string kernels (length, starts_with) read every buffer the
+    column points into, which for rows gathered from the mapped texts is the whole file."""
+    static = len(prefix) + len(suffix)
+    return np.fromiter(
+        (text is not None and static <= len(text) <= static + max_span and text.startswith(prefix)
+         and text.endswith(suffix) for text in strings_at(texts, rows)),
+        dtype=bool, count=rows.len())
 
 
 def find_span_templates(parts: pl.DataFrame, texts: pl.DataFrame, rules: pl.DataFrame) -> list[SpanTemplate]:
