@@ -21,7 +21,7 @@ import numpy as np
 import polars as pl
 import scipy.sparse as sp
 
-from llmaudit.cores import ordered_map
+from llmaudit.cores import available, ordered_map
 from llmaudit.heap import return_free_memory
 
 CHUNK_CHARS = 500_000
@@ -49,6 +49,18 @@ def char_wb_chunks(texts: Sequence[str], ngrams: tuple[int, int], bits: int, win
     # numpy releases the GIL for most of a chunk's work: chunks run on every core, in threads, in order.
     runs = _runs(texts, CHUNK_CHARS, window)
     return ordered_map(lambda run: _char_chunk(texts[run[0]:run[1]], ngrams, bits, window), runs)
+
+
+def char_wb_frequency(texts: Sequence[str], ngrams: tuple[int, int], bits: int, window: int) -> np.ndarray:
+    """How many of the texts hold each bucket of `char_wb_counts` (its document frequency), without
+    keeping the counts: a few runs of rows at a time."""
+    frequency = np.zeros(1 << bits, dtype=np.int64)
+    runs = _runs(texts, CHUNK_CHARS, window)
+    step = 2 * available()
+    for first in range(0, len(runs), step):
+        chunks = ordered_map(lambda run: _char_chunk(texts[run[0]:run[1]], ngrams, bits, window), runs[first:first + step])
+        frequency += np.bincount(np.concatenate([chunk.indices for chunk in chunks]), minlength=1 << bits)
+    return frequency
 
 
 def _runs(texts: Sequence[str], chars: int, window: int | None = None) -> list[tuple[int, int]]:

@@ -166,7 +166,8 @@ class SemanticCacheLever(Lever):
         screen: sp.csr_matrix | None = None
         if isinstance(self.encoder, TfidfQueryEncoder) and self.encoder.char_ngrams is not None \
                 and threshold >= SCREEN_MIN_THRESHOLD:
-            vectors, screen = self.encoder.encode_parts(questions)
+            # The word part finds the candidates; only theirs of the combined vectors are built, to score them.
+            vectors, screen = self.encoder.encode_on_demand(questions)
             screen = _with_wordless_marker(screen, np.array([not q for q in questions]))
         else:
             vectors = self.encoder.encode(questions)

@@ -27,7 +27,7 @@ from typing import Protocol
 import numpy as np
 import scipy.sparse as sp
 
-from llmaudit.analyses.ngrams import char_wb_chunks, stacked, word_counts
+from llmaudit.analyses.ngrams import char_wb_chunks, char_wb_frequency, stacked, word_counts
 from llmaudit.cores import ordered_map
 from llmaudit.heap import return_free_memory
 
@@ -115,6 +115,48 @@ class TfidfQueryEncoder:
         return _compact(stacked(combined, words.shape[1] + (1 << CHAR_BITS))), _compact(words)
 
 
+    def encode_on_demand(self, texts: Sequence[str]) -> tuple[CombinedRows, sp.csr_matrix]:
+        """(the combined vectors as rows built when asked, the normalised word part alone).
+
+        The word part finds the candidates (see `encode_parts`); only the rows of the candidates are
+        needed whole. The character part's IDF is fitted on every text as `encode_parts` fits it, but
+        its counts are not kept (a million-request log: 630 MB of combined vectors not held)."""
+        if self.char_ngrams is None:
+            raise ValueError("encode_on_demand needs the character part")
+        words = _compact(_tfidf(word_counts(texts, self.word_ngrams, WORD_BITS)))
+        frequency = char_wb_frequency(texts, self.char_ngrams, CHAR_BITS, self.char_window)
+        return CombinedRows(texts, words, _smoothed_idf(frequency, len(texts)), self.char_ngrams, self.char_window), words
+
+
+@dataclass(frozen=True)
+class CombinedRows:
+    """Rows of `TfidfQueryEncoder`'s combined vectors, each built when asked from its text.
+
+    Row for row the same values as `encode_parts` gives (each row's weights and norms are its own,
+    the IDF is the same), with the columns numbered differently but in the same order, so every dot
+    product is the same to the bit."""
+
+    texts: Sequence[str]
+    words: sp.csr_matrix
+    """The normalised word part of every text (compacted)."""
+    char_idf: np.ndarray
+    char_ngrams: tuple[int, int]
+    char_window: int
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return len(self.texts), self.words.shape[1] + len(self.char_idf)
+
+    def rows(self, indices: np.ndarray) -> sp.csr_matrix:
+        """The normalised combined rows of the texts at ``indices``."""
+        from sklearn.preprocessing import normalize
+
+        chosen = [self.texts[i] for i in indices.tolist()]
+        chars = stacked(char_wb_chunks(chosen, self.char_ngrams, CHAR_BITS, self.char_window), len(self.char_idf))
+        combined = sp.hstack([self.words[indices], _tfidf(chars, self.char_idf)], format="csr", dtype=np.float32)
+        return normalize(combined, copy=False)
+
+
 def _compact(matrix: sp.csr_matrix) -> sp.csr_matrix:
     """Drop the hash buckets no text uses: same dot products, and row slicing stops paying for 5M columns.
 
@@ -138,7 +180,6 @@ def _column_counts(indices: np.ndarray, columns: int) -> np.ndarray:
 
 def _idf(chunks: Sequence[sp.csr_matrix], columns: int) -> np.ndarray:
     """Smoothed IDF (scikit-learn's, in float32) of the rows of all the chunks together."""
-    rows = sum(chunk.shape[0] for chunk in chunks)
     frequency = np.zeros(columns, dtype=np.int64)
     batch: list[np.ndarray] = []
     for chunk in [*chunks, None]:  # many small chunks counted together: a bincount costs its columns too
@@ -147,7 +188,12 @@ def _idf(chunks: Sequence[sp.csr_matrix], columns: int) -> np.ndarray:
             batch = []
         if chunk is not None:
             batch.append(chunk.indices)
-    idf = np.full(columns, rows + 1, dtype=np.float32)
+    return _smoothed_idf(frequency, sum(chunk.shape[0] for chunk in chunks))
+
+
+def _smoothed_idf(frequency: np.ndarray, rows: int) -> np.ndarray:
+    """IDF from each column's document frequency over ``rows`` texts, as scikit-learn smooths it (float32)."""
+    idf = np.full(len(frequency), rows + 1, dtype=np.float32)
     idf /= frequency.astype(np.float32) + np.float32(1.0)
     np.log(idf, out=idf)
     idf += np.float32(1.0)
@@ -205,6 +251,17 @@ def rowwise_cosine(matrix: sp.csr_matrix, left: np.ndarray, right: np.ndarray) -
         out[start:stop] = np.asarray(product.sum(axis=1)).ravel()
         start = stop
     return np.clip(out, 0.0, 1.0)
+
+
+def _pair_scores(matrix: sp.csr_matrix | CombinedRows, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """`rowwise_cosine`, building the rows first when ``matrix`` builds them on demand (each once)."""
+    if not isinstance(matrix, CombinedRows):
+        return rowwise_cosine(matrix, left, right)
+    if not len(left):
+        return np.empty(0, dtype=np.float32)
+    needed, position = np.unique(np.concatenate([left, right]), return_inverse=True)
+    position = position.ravel()
+    return rowwise_cosine(matrix.rows(needed), position[:len(left)], position[len(left):])
 
 
 @dataclass(frozen=True)
@@ -359,7 +416,7 @@ class PairSet:
     """Pairs sharing a prefix feature, before the bound."""
 
 
-def similar_pairs(matrix: sp.csr_matrix, scope_starts: np.ndarray, first_seen: np.ndarray,
+def similar_pairs(matrix: sp.csr_matrix | CombinedRows, scope_starts: np.ndarray, first_seen: np.ndarray,
                   last_seen: np.ndarray, threshold: float, horizon: float = np.inf,
                   screen: sp.csr_matrix | None = None, screen_threshold: float | None = None,
                   rows: np.ndarray | None = None) -> PairSet:
@@ -382,6 +439,8 @@ def similar_pairs(matrix: sp.csr_matrix, scope_starts: np.ndarray, first_seen: n
     items = len(first_seen)
     screened = screen is not None and screen_threshold is not None
     if screen is None or screen_threshold is None:
+        if isinstance(matrix, CombinedRows):
+            raise ValueError("rows built on demand are only scored: the candidates need a screen")
         screen = matrix if rows is None else sp.csr_matrix(matrix[rows])
         screen_threshold = threshold
     row_of = (lambda item: item) if rows is None else (lambda item: rows[item])  # noqa: E731
@@ -408,7 +467,7 @@ def similar_pairs(matrix: sp.csr_matrix, scope_starts: np.ndarray, first_seen: n
                 passed = rowwise_cosine(screen, left, right) >= screen_threshold - 1e-6
                 left, right = left[passed], right[passed]
             counts[0] += len(left)
-            scores = rowwise_cosine(matrix, row_of(left), row_of(right))
+            scores = _pair_scores(matrix, row_of(left), row_of(right))
             close = scores >= threshold
             found.append((left[close], right[close], scores[close]))
         return *(np.concatenate([f[k] for f in found]) for k in range(3)), counts

@@ -74,3 +74,24 @@ def test_pair_scores_are_the_same_in_chunks_of_any_size(monkeypatch) -> None:  #
     monkeypatch.setattr(similarity, "SCORE_WEIGHTS", 60)
     assert np.array_equal(rowwise_cosine(vectors, left, right), whole)
     assert whole[1] > 0.9999 and whole[0] > 0.5 and whole[4] == 0.0  # itself; a rewording; a blank text
+
+
+def test_rows_built_on_demand_score_like_the_whole_matrix_to_the_bit() -> None:
+    from llmaudit.analyses.similarity import rowwise_cosine, similar_pairs
+
+    texts = [*TEXTS, "how do I reset the password", "What are the opening hours on Sundays?"]
+    vectors, words = TfidfQueryEncoder().encode_parts(texts)
+    on_demand, on_demand_words = TfidfQueryEncoder().encode_on_demand(texts)
+    assert _same(words, on_demand_words)
+    assert on_demand.shape[0] == vectors.shape[0]
+    pick = np.array([8, 0, 3, 9, 1])
+    rows = on_demand.rows(pick)
+    every = np.arange(len(pick))
+    left, right = np.repeat(every, len(pick)), np.tile(every, len(pick))
+    assert np.array_equal(rowwise_cosine(rows, left, right), rowwise_cosine(vectors, pick[left], pick[right]))
+    starts, seen = np.array([0]), np.arange(len(texts), dtype=np.float64)
+    expected = similar_pairs(vectors, starts, seen, seen, 0.6, screen=words, screen_threshold=0.2)
+    got = similar_pairs(on_demand, starts, seen, seen, 0.6, screen=words, screen_threshold=0.2)
+    assert len(expected.later) >= 2
+    assert np.array_equal(expected.earlier, got.earlier) and np.array_equal(expected.later, got.later)
+    assert np.array_equal(expected.cosine, got.cosine)
