@@ -18,6 +18,7 @@ from llmaudit.analyses.interface import AnalysisContext
 from llmaudit.analyses.registry import run_levers_in_two_steps
 from llmaudit.config import AuditConfig
 from llmaudit.errors import InputError, LlmAuditError, StrictModeError
+from llmaudit.heap import return_free_memory
 from llmaudit.ingest.pipeline import IngestReport, ingest_files
 from llmaudit.ingest.reader_choice import forced_reader
 from llmaudit.ingest.source import expand_inputs
@@ -124,6 +125,7 @@ def _ingest(config: AuditConfig, store: Store, on_progress: Progress | None) -> 
         messages, texts = builder.messages_frame(), builder.texts_frame()
     del builder
     gc.collect()  # the reading left cycles behind (hundreds of MB on a large log): free them before the analysis
+    return_free_memory()
     if config.db_path is not None:
         # An in-memory store would be closed unread: skip the copy of every text and message.
         store.write(requests, messages, texts)
