@@ -77,6 +77,7 @@ def test_strings_at_reads_the_rows_asked_for_nulls_included(tmp_path: Path, monk
 
 def test_strings_at_hands_pages_back_as_it_reads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(spill, "RUN_ROWS", 50)
+    monkeypatch.setattr(spill, "SMALL_MAPPING_BYTES", 1 << 20)  # 40 MB counts as large here
     frame = pl.DataFrame({"text": [f"{i:06d}" + "y" * 20_000 for i in range(2_000)]})  # 40 MB
     column = mapped(frame, tmp_path).get_column("text")
     release_pages()
