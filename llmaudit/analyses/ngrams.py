@@ -15,13 +15,13 @@ whole once; with n >= 3 no padded word is that short); a NUL character ends a wo
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import polars as pl
 import scipy.sparse as sp
 
-from llmaudit.cores import available, ordered_map
+from llmaudit.cores import ordered_map
 from llmaudit.heap import return_free_memory
 
 CHUNK_CHARS = 500_000
@@ -46,21 +46,17 @@ def char_wb_counts(texts: Sequence[str], ngrams: tuple[int, int], bits: int, win
 def char_wb_chunks(texts: Sequence[str], ngrams: tuple[int, int], bits: int, window: int) -> list[sp.csr_matrix]:
     """`char_wb_counts` as consecutive runs of rows (CHUNK_CHARS characters each), for callers that
     transform the runs one at a time instead of holding two copies of every count."""
-    # numpy releases the GIL for most of a chunk's work: chunks run on every core, in threads, in order.
-    runs = _runs(texts, CHUNK_CHARS, window)
-    return ordered_map(lambda run: _char_chunk(texts[run[0]:run[1]], ngrams, bits, window), runs)
+    return [chunk for batch in char_wb_batches(texts, ngrams, bits, window, len(texts) or 1) for chunk in batch]
 
 
-def char_wb_frequency(texts: Sequence[str], ngrams: tuple[int, int], bits: int, window: int) -> np.ndarray:
-    """How many of the texts hold each bucket of `char_wb_counts` (its document frequency), without
-    keeping the counts: a few runs of rows at a time."""
-    frequency = np.zeros(1 << bits, dtype=np.int64)
-    runs = _runs(texts, CHUNK_CHARS, window)
-    step = 2 * available()
-    for first in range(0, len(runs), step):
-        chunks = ordered_map(lambda run: _char_chunk(texts[run[0]:run[1]], ngrams, bits, window), runs[first:first + step])
-        frequency += np.bincount(np.concatenate([chunk.indices for chunk in chunks]), minlength=1 << bits)
-    return frequency
+def char_wb_batches(texts: Sequence[str], ngrams: tuple[int, int], bits: int, window: int,
+                    runs: int) -> Iterator[list[sp.csr_matrix]]:
+    """`char_wb_chunks` ``runs`` chunks at a time, each batch made when the previous one has been used:
+    for callers that reduce the counts (a document frequency) without keeping them."""
+    spans = _runs(texts, CHUNK_CHARS, window)
+    for first in range(0, len(spans), runs):
+        # numpy releases the GIL for most of a chunk's work: chunks run on every core, in threads, in order.
+        yield ordered_map(lambda span: _char_chunk(texts[span[0]:span[1]], ngrams, bits, window), spans[first:first + runs])
 
 
 def _runs(texts: Sequence[str], chars: int, window: int | None = None) -> list[tuple[int, int]]:

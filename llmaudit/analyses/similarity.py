@@ -27,8 +27,8 @@ from typing import Protocol
 import numpy as np
 import scipy.sparse as sp
 
-from llmaudit.analyses.ngrams import char_wb_chunks, char_wb_frequency, stacked, word_counts
-from llmaudit.cores import ordered_map
+from llmaudit.analyses.ngrams import char_wb_batches, char_wb_chunks, stacked, word_counts
+from llmaudit.cores import available, ordered_map
 from llmaudit.heap import return_free_memory
 
 WORD_BITS = 20
@@ -106,14 +106,13 @@ class TfidfQueryEncoder:
         idf = _idf(chars, 1 << CHAR_BITS)
         combined, row = [], 0
         while chars:
-            part = _tfidf(chars.pop(0), idf)
+            part = chars.pop(0)
             rows = slice(row, row + part.shape[0])
-            combined.append(normalize(sp.hstack([words[rows], part], format="csr", dtype=np.float32), copy=False))
+            combined.append(_combined_rows(words[rows], part, idf))
             row = rows.stop
             del part
             return_free_memory()
         return _compact(stacked(combined, words.shape[1] + (1 << CHAR_BITS))), _compact(words)
-
 
     def encode_on_demand(self, texts: Sequence[str]) -> tuple[CombinedRows, sp.csr_matrix]:
         """(the combined vectors as rows built when asked, the normalised word part alone).
@@ -124,7 +123,10 @@ class TfidfQueryEncoder:
         if self.char_ngrams is None:
             raise ValueError("encode_on_demand needs the character part")
         words = _compact(_tfidf(word_counts(texts, self.word_ngrams, WORD_BITS)))
-        frequency = char_wb_frequency(texts, self.char_ngrams, CHAR_BITS, self.char_window)
+        columns = 1 << CHAR_BITS
+        frequency = np.zeros(columns, dtype=np.int64)
+        for chunks in char_wb_batches(texts, self.char_ngrams, CHAR_BITS, self.char_window, 2 * available()):
+            frequency += _document_frequency(chunks, columns)
         return CombinedRows(texts, words, _smoothed_idf(frequency, len(texts)), self.char_ngrams, self.char_window), words
 
 
@@ -149,12 +151,19 @@ class CombinedRows:
 
     def rows(self, indices: np.ndarray) -> sp.csr_matrix:
         """The normalised combined rows of the texts at ``indices``."""
-        from sklearn.preprocessing import normalize
-
         chosen = [self.texts[i] for i in indices.tolist()]
         chars = stacked(char_wb_chunks(chosen, self.char_ngrams, CHAR_BITS, self.char_window), len(self.char_idf))
-        combined = sp.hstack([self.words[indices], _tfidf(chars, self.char_idf)], format="csr", dtype=np.float32)
-        return normalize(combined, copy=False)
+        return _combined_rows(self.words[indices], chars, self.char_idf)
+
+
+def _combined_rows(words: sp.csr_matrix, char_counts: sp.csr_matrix, char_idf: np.ndarray) -> sp.csr_matrix:
+    """Normalised rows of the word part (already weighted) beside the same texts' character part, weighted
+    here with ``char_idf`` (the counts are consumed)."""
+    # Imported when first needed: scikit-learn takes 0.6 s to load (run_audit loads it while the files are read).
+    from sklearn.preprocessing import normalize
+
+    combined = sp.hstack([words, _tfidf(char_counts, char_idf)], format="csr", dtype=np.float32)
+    return normalize(combined, copy=False)
 
 
 def _compact(matrix: sp.csr_matrix) -> sp.csr_matrix:
@@ -180,6 +189,11 @@ def _column_counts(indices: np.ndarray, columns: int) -> np.ndarray:
 
 def _idf(chunks: Sequence[sp.csr_matrix], columns: int) -> np.ndarray:
     """Smoothed IDF (scikit-learn's, in float32) of the rows of all the chunks together."""
+    return _smoothed_idf(_document_frequency(chunks, columns), sum(chunk.shape[0] for chunk in chunks))
+
+
+def _document_frequency(chunks: Sequence[sp.csr_matrix], columns: int) -> np.ndarray:
+    """How many rows of the chunks hold each column (a CSR row holds a column at most once)."""
     frequency = np.zeros(columns, dtype=np.int64)
     batch: list[np.ndarray] = []
     for chunk in [*chunks, None]:  # many small chunks counted together: a bincount costs its columns too
@@ -188,7 +202,7 @@ def _idf(chunks: Sequence[sp.csr_matrix], columns: int) -> np.ndarray:
             batch = []
         if chunk is not None:
             batch.append(chunk.indices)
-    return _smoothed_idf(frequency, sum(chunk.shape[0] for chunk in chunks))
+    return frequency
 
 
 def _smoothed_idf(frequency: np.ndarray, rows: int) -> np.ndarray:
