@@ -213,8 +213,8 @@ def _cluster_group(group: pl.DataFrame, texts: pl.Series, family: str, model: st
 def _members(texts: pl.Series, rows: pl.Series, prefix: str, suffix: str, max_span: float) -> np.ndarray:
     """Which rows hold prefix + a middle of at most ``max_span`` characters + suffix.
 
-    In Python over each run's strings: polars' string kernels (length, starts_with) read every buffer the
-    column points into, which for rows gathered from the mapped texts is the whole file."""
+    Tested on the strings `strings_at` reads, so that only one run of the group's texts is mapped at a
+    time (the group can hold most of the system prompts: 170k of them, 1.1 GB, at a million requests)."""
     static = len(prefix) + len(suffix)
     return np.fromiter(
         (text is not None and static <= len(text) <= static + max_span and text.startswith(prefix)
