@@ -111,11 +111,11 @@ def _ingest(config: AuditConfig, store: Store, on_progress: Progress | None) -> 
     if not config.inputs:
         if config.db_path is None or not Path(config.db_path).exists():
             raise InputError("no input files given, and no existing --db store to analyse")
-        stored = store.requests()
+        stored, messages = store.requests_and_messages()
         if stored.height == 0:
             raise InputError(f"{config.db_path}: the store holds no requests")
         report = IngestReport(records_read=stored.height, requests=stored.height)
-        return stored, store.messages(), store.texts(), report
+        return stored, messages, store.texts(), report
     files = expand_inputs(list(config.inputs))
     # The texts are memory-mapped from files unlinked at once: the folder is empty when it goes.
     with tempfile.TemporaryDirectory(prefix="llmaudit-texts-", ignore_cleanup_errors=True) as spill_dir:

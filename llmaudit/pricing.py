@@ -424,7 +424,7 @@ def pricing_report(priced: pl.DataFrame, resolver: PriceResolver, as_of: date | 
     disagreeing = compared.filter((diff > DISAGREEMENT_RATIO * scale) & (diff > 1e-9)).with_columns(diff=diff) \
         .sort(["diff", "request_id"], descending=[True, False])
     examples = [
-        CostDisagreement(r["request_id"], r["source_file"], r["source_line"], r["model"],
+        CostDisagreement(r["logged_id"], r["source_file"], r["source_line"], r["model"],
                          round(r["cost_reported_usd"], 8), round(r["cost_usd"], 8))
         for r in disagreeing.head(MAX_LISTED_DISAGREEMENTS).iter_rows(named=True)
     ]

@@ -15,6 +15,7 @@ import duckdb
 import polars as pl
 
 from llmaudit.errors import InputError
+from llmaudit.table import empty_messages, empty_requests, logged, numbered
 
 SCHEMA_VERSION = 1
 
@@ -64,7 +65,11 @@ class Store:
             self.db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)]).fetchall()
 
     def write(self, requests: pl.DataFrame, messages: pl.DataFrame, texts: pl.DataFrame) -> None:
-        """Upsert requests by id, keeping the more complete copy (its messages with it); add new texts."""
+        """Upsert requests by id, keeping the more complete copy (its messages with it); add new texts.
+
+        The frames are the analysis frames (`table.REQUEST_NUMBER` ids): the store keys rows by the logged id.
+        """
+        requests, messages = logged(requests, messages)
         with _private_files():
             self._write(requests, messages, texts)
 
@@ -115,23 +120,13 @@ class Store:
         # CREATE TABLE AS cannot declare a key; an index keeps lookups by id fast.
         self.db.execute("CREATE UNIQUE INDEX IF NOT EXISTS requests_id ON requests(request_id)")
 
-    def requests(self, ids: pl.Series | None = None) -> pl.DataFrame:
-        """All stored requests, or those with the given ids."""
+    def requests_and_messages(self) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """All stored requests and message parts, as analysis frames (`table.numbered`)."""
         if not self._has_requests():
-            return pl.DataFrame()
-        if ids is None:
-            return self.db.sql("SELECT * FROM requests ORDER BY request_id").pl()
-        self.db.register("wanted_ids", pl.DataFrame({"request_id": ids}))
-        try:
-            return self.db.sql(
-                "SELECT r.* FROM requests r JOIN wanted_ids w USING (request_id) ORDER BY request_id"
-            ).pl()
-        finally:
-            self.db.unregister("wanted_ids")
-
-    def messages(self) -> pl.DataFrame:
-        """All stored message parts."""
-        return self.db.sql("SELECT request_id, seq, role, kind, component, text_hash FROM messages").pl()
+            return empty_requests(), empty_messages()
+        requests = self.db.sql("SELECT * FROM requests ORDER BY request_id").pl()
+        messages = self.db.sql("SELECT request_id, seq, role, kind, component, text_hash FROM messages").pl()
+        return numbered(requests, messages)
 
     def texts(self) -> pl.DataFrame:
         """All stored texts."""

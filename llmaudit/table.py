@@ -12,13 +12,14 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from llmaudit.ingest.records import Message, RequestRecord
 from llmaudit.spill import mapped
 
 REQUEST_SCHEMA: dict[str, Any] = {
-    "request_id": pl.String,
+    "logged_id": pl.String,
     "source_format": pl.String,
     "source_file": pl.String,
     "source_line": pl.Int64,
@@ -60,7 +61,6 @@ REQUEST_SCHEMA: dict[str, Any] = {
     "copy_no": pl.Int64,
 }
 MESSAGE_SCHEMA: dict[str, Any] = {
-    "request_id": pl.String,
     "copy_no": pl.Int64,
     "seq": pl.Int32,
     "role": pl.String,
@@ -68,7 +68,14 @@ MESSAGE_SCHEMA: dict[str, Any] = {
     "component": pl.String,
     "text_hash": pl.String,
 }
+"""The columns as the builder collects them: ``logged_id`` is the request's id as logged (or synthesised,
+`TableBuilder.synthesise_id`); ``copy_no`` ties a copy's request row to its message rows. The frames it
+hands out number the requests instead (`REQUEST_NUMBER`)."""
 TEXT_SCHEMA: dict[str, Any] = {"text_hash": pl.String, "text": pl.String, "chars": pl.Int64}
+REQUEST_NUMBER = pl.UInt32
+"""The type of ``request_id`` in the analysis frames: the rank of the logged id among the requests, so
+sorting by it sorts by the logged id. Five message rows per request keyed by a 4-byte number instead of
+a 40-byte string: 240 MB less per copy of the messages at 1M requests, and faster joins."""
 CHUNK_ROWS = 50_000
 DIGEST_MEMO_CHARS = 32_000_000
 """Text remembered with its hash per builder (forgotten all at once beyond this)."""
@@ -157,6 +164,7 @@ class TableBuilder:
     """text -> text_hash of texts met lately (a system prompt sent again and again is hashed once), up to
     `DIGEST_MEMO_CHARS` of text: looking a text up costs a third of hashing it."""
     recent_chars: int = 0
+    _numbers: pl.Series | None = None
 
     def digest(self, text: str) -> str:
         """`text_hash` of a text, remembered for the texts met lately."""
@@ -242,11 +250,11 @@ class TableBuilder:
         self._append(request_id, score, record, source_format, source_file, digests)
         return kept is None
 
-    def _append(self, request_id: str, score: str, record: RequestRecord, source_format: str, source_file: str,
+    def _append(self, logged_id: str, score: str, record: RequestRecord, source_format: str, source_file: str,
                 digests: list[str]) -> None:
         col = self.columns
         values = {
-            "request_id": request_id, "source_format": source_format, "source_file": source_file,
+            "logged_id": logged_id, "source_format": source_format, "source_file": source_file,
             "source_line": record.source_line, "ts": record.ts, "provider": record.provider, "model": record.model,
             "endpoint": record.endpoint, "is_batch": record.is_batch, "stream": record.stream,
             "status": record.status, "error_type": record.error_type, "finish_reason": record.finish_reason,
@@ -267,24 +275,23 @@ class TableBuilder:
         }
         for name, value in values.items():
             col[name].append(value)
-        self._add_messages(request_id, self.copies, record, digests)
-        if len(col["request_id"]) >= self.chunk_rows:
+        self._add_messages(self.copies, record, digests)
+        if len(col["logged_id"]) >= self.chunk_rows:
             self._flush()
 
     def _flush(self) -> None:
         """Pack the pending rows into columnar chunks and start new lists."""
-        if self.columns["request_id"]:
+        if self.columns["logged_id"]:
             self.request_chunks.append(pl.DataFrame(self.columns, schema=REQUEST_SCHEMA))
             self.columns = {name: [] for name in REQUEST_SCHEMA}
-        if self.messages["request_id"]:
+        if self.messages["copy_no"]:
             self.message_chunks.append(pl.DataFrame(self.messages, schema=MESSAGE_SCHEMA))
             self.messages = {name: [] for name in MESSAGE_SCHEMA}
 
-    def _add_messages(self, request_id: str, copy_no: int, record: RequestRecord, digests: list[str]) -> None:
+    def _add_messages(self, copy_no: int, record: RequestRecord, digests: list[str]) -> None:
         msg = self.messages
         components = assign_components(record.messages)
         for seq, (message, component, digest) in enumerate(zip(record.messages, components, digests, strict=True)):
-            msg["request_id"].append(request_id)
             msg["copy_no"].append(copy_no)
             msg["seq"].append(seq)
             msg["role"].append(message.role)
@@ -292,7 +299,6 @@ class TableBuilder:
             msg["component"].append(component)
             msg["text_hash"].append(self._store_text(message.text, digest))
         for offset, tool in enumerate(record.tools):
-            msg["request_id"].append(request_id)
             msg["copy_no"].append(copy_no)
             msg["seq"].append(-1 - offset)
             msg["role"].append("tools")
@@ -301,18 +307,28 @@ class TableBuilder:
             msg["text_hash"].append(self._store_text(tool))
 
     def _kept(self, chunks: list[pl.DataFrame], schema: dict[str, Any]) -> pl.DataFrame:
-        """Rows of the copies kept (a superseded copy's rows are dropped), in arrival order."""
+        """Rows of the copies kept (a superseded copy's rows are dropped), in arrival order, with their copy_no."""
         self._flush()
         if not chunks:
-            return pl.DataFrame(schema=schema).drop("copy_no")
+            return pl.DataFrame(schema=schema)
         if len(chunks) > 1:
             # Contiguous (later joins would otherwise rechunk again and again), and held once: the chunks go.
             chunks[:] = [pl.concat(chunks, rechunk=True)]
         frame = chunks[0]
         if len(self.best_copy) == self.copies:
-            return frame.drop("copy_no")  # no copy was superseded: nothing to filter
+            return frame  # no copy was superseded: nothing to filter
         kept = pl.Series("copy_no", [number for _, number in self.best_copy.values()], dtype=pl.Int64)
-        return frame.filter(pl.col("copy_no").is_in(kept.implode())).drop("copy_no")
+        return frame.filter(pl.col("copy_no").is_in(kept.implode()))
+
+    def _request_numbers(self) -> pl.Series:
+        """The number of each copy's request (`REQUEST_NUMBER`), indexed by copy_no; null for a copy superseded."""
+        if self._numbers is None or self._numbers.len() != self.copies + 1:
+            kept = self._kept(self.request_chunks, REQUEST_SCHEMA).select("copy_no", number=request_number("logged_id"))
+            numbers = np.full(self.copies + 1, -1, dtype=np.int64)
+            numbers[kept.get_column("copy_no").to_numpy()] = kept.get_column("number").to_numpy()
+            # -1 (a copy superseded) is out of the number's range: it becomes null.
+            self._numbers = pl.Series("request_id", numbers).cast(REQUEST_NUMBER, strict=False)
+        return self._numbers
 
     def reset(self) -> None:
         """Forget everything added (the same keys): for reading the inputs again."""
@@ -365,12 +381,20 @@ class TableBuilder:
         return new
 
     def requests_frame(self) -> pl.DataFrame:
-        """The requests as a typed DataFrame, one row per request id."""
-        return self._kept(self.request_chunks, REQUEST_SCHEMA)
+        """The requests as a typed DataFrame, one row per request: request_id (`REQUEST_NUMBER`), logged_id, ..."""
+        kept = self._kept(self.request_chunks, REQUEST_SCHEMA)
+        return kept.select(request_number("logged_id"), *(name for name in REQUEST_SCHEMA if name != "copy_no"))
 
     def messages_frame(self) -> pl.DataFrame:
         """Message parts (request_id, seq, role, kind, component, text_hash); tools have negative seq."""
-        return self._kept(self.message_chunks, MESSAGE_SCHEMA)
+        self._flush()
+        if not self.message_chunks:
+            return empty_messages()
+        if len(self.message_chunks) > 1:
+            self.message_chunks[:] = [pl.concat(self.message_chunks, rechunk=True)]
+        frame = self.message_chunks[0]
+        numbers = self._request_numbers().gather(frame.get_column("copy_no"))
+        return frame.select(numbers, pl.exclude("copy_no")).filter(pl.col("request_id").is_not_null())
 
     def texts_frame(self) -> pl.DataFrame:
         """Unique texts by hash, in order of first appearance: those of the copies kept."""
@@ -416,5 +440,38 @@ def _lookup(meta: dict[str, str], keys: tuple[str, ...]) -> str | None:
 
 def empty_requests() -> pl.DataFrame:
     """A requests frame with no rows and the canonical schema."""
-    return pl.DataFrame(schema=REQUEST_SCHEMA).drop("copy_no")
+    return _numbered_schema(REQUEST_SCHEMA)
+
+
+def empty_messages() -> pl.DataFrame:
+    """A messages frame with no rows and the canonical schema."""
+    return _numbered_schema(MESSAGE_SCHEMA)
+
+
+def _numbered_schema(schema: dict[str, Any]) -> pl.DataFrame:
+    return pl.DataFrame(schema={"request_id": REQUEST_NUMBER, **{k: v for k, v in schema.items() if k != "copy_no"}})
+
+
+def request_number(logged_id: str) -> pl.Expr:
+    """``request_id`` of the analysis frames, from the column of logged ids (`REQUEST_NUMBER`)."""
+    return pl.col(logged_id).rank("dense").cast(REQUEST_NUMBER).alias("request_id")
+
+
+def numbered(requests: pl.DataFrame, messages: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Requests and messages keyed by the logged id (as the store holds them) keyed by `request_number`."""
+    requests = requests.rename({"request_id": "logged_id"})
+    # The canonical types (DuckDB hands back timestamps in the zone "Etc/UTC").
+    requests = requests.select(request_number("logged_id"), pl.all()).cast(
+        {name: kind for name, kind in REQUEST_SCHEMA.items() if name in requests.columns})
+    messages = messages.rename({"request_id": "logged_id"}).join(
+        requests.select("request_id", "logged_id"), on="logged_id", how="inner", maintain_order="left")
+    return requests, messages.select("request_id", pl.exclude("request_id", "logged_id"))
+
+
+def logged(requests: pl.DataFrame, messages: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The inverse of `numbered`: the frames keyed by the logged id again, in a column named request_id."""
+    ids = requests.select("request_id", "logged_id")
+    messages = messages.join(ids, on="request_id", how="inner", maintain_order="left")
+    return (requests.drop("request_id").rename({"logged_id": "request_id"}),
+            messages.select(pl.col("logged_id").alias("request_id"), pl.exclude("request_id", "logged_id")))
 

@@ -41,7 +41,28 @@ def test_store_from_an_older_version_gains_new_columns(tmp_path: Path) -> None:
     builder = frames("b")
     store = Store(path)
     store.write(builder.requests_frame(), builder.messages_frame(), builder.texts_frame())
-    rows = store.requests()
+    rows, _ = store.requests_and_messages()
     store.close()
     assert rows.height == 2
-    assert rows.filter(rows["request_id"] == "b")["served_from_cache"].to_list() == [False]
+    assert rows.filter(rows["logged_id"] == "b")["served_from_cache"].to_list() == [False]
+
+
+def test_the_store_gives_back_the_frames_it_was_given(tmp_path: Path) -> None:
+    builder = frames("z-last", "a-first", "m-middle")
+    requests, messages = builder.requests_frame(), builder.messages_frame()
+    assert requests.get_column("request_id").to_list() == [3, 1, 2]  # numbered in the order of the logged ids
+    store = Store(tmp_path / "s.duckdb")
+    store.write(requests, messages, builder.texts_frame())
+    stored, stored_messages = store.requests_and_messages()
+    store.close()
+    assert stored.sort("request_id").equals(requests.sort("request_id"))
+    assert stored_messages.sort("request_id", "seq").equals(messages.sort("request_id", "seq"))
+
+
+def test_an_empty_store_gives_empty_frames(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s.duckdb")
+    requests, messages = store.requests_and_messages()
+    store.close()
+    assert requests.height == messages.height == 0
+    assert requests.schema == TableBuilder().requests_frame().schema
+    assert messages.schema == TableBuilder().messages_frame().schema

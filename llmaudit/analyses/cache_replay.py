@@ -24,12 +24,13 @@ import polars as pl
 
 from llmaudit.provider_rules import ANTHROPIC_LOOKBACK_BLOCKS
 from llmaudit.sums import exact_sum
+from llmaudit.table import REQUEST_NUMBER
 
 PART_SCHEMA = {
-    "request_id": pl.UInt32, "order": pl.Int64, "key": pl.UInt64, "tokens": pl.Float64,
+    "request_id": REQUEST_NUMBER, "order": pl.Int64, "key": pl.UInt64, "tokens": pl.Float64,
     "component": pl.String, "text_hash": pl.String, "pin": pl.Boolean,
 }
-"""One prompt part of request `request_id` (the replay's number for it: `prompt_caching.cache_rules`):
+"""One prompt part of request `request_id` (`table.REQUEST_NUMBER`):
 position `order` within its request, identity `key` (a 64-bit hash: a million requests' parts as strings
 of role, kind and text hash were 250 MB), calibrated `tokens`; `pin` forces an Anthropic breakpoint after
 the part (a fix that moves static content first pins it)."""
@@ -241,6 +242,6 @@ def simulate(parts: pl.DataFrame, rules: pl.DataFrame) -> pl.DataFrame:
             .select(*GROUP_KEYS, "policy")
         frames.append(options.join(best, on=[*GROUP_KEYS, "policy"], how="inner", nulls_equal=True))
     if not frames:
-        return pl.DataFrame(schema={"request_id": pl.UInt32, "read_tokens": pl.Int64, "write_tokens": pl.Int64,
+        return pl.DataFrame(schema={"request_id": REQUEST_NUMBER, "read_tokens": pl.Int64, "write_tokens": pl.Int64,
                                     "sim_input_usd": pl.Float64, "policy": pl.String})
     return pl.concat(frames).drop(list(GROUP_KEYS))

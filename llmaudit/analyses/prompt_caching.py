@@ -124,19 +124,14 @@ def cache_rules(context: AnalysisContext, ttl: str) -> tuple[pl.DataFrame, dict[
         # Categorical: every prompt part carries its group (4 bytes each instead of the string's 40-odd).
         group_key=pl.concat_str([pl.col("family"), pl.col("model"), pl.col("feature_key")], separator="\x1f")
         .cast(pl.Categorical),
-        # The replay's id of a request: 4 bytes in each of its parts, where the logged id took about 50 (a
-        # million requests: 5M parts, copied several times). In the logged ids' order, so every grouping
-        # and tie among requests comes out as it would by the logged id.
-        request_number=pl.col("request_id").rank("dense").cast(pl.UInt32),
     )
     return rules, skipped
 
 
 def prompt_parts(messages: pl.DataFrame, rules: pl.DataFrame) -> pl.DataFrame:
-    """The replayable requests' prompt parts in prompt order: tools (negative seq), then messages; each request
-    by its ``request_number`` (see `cache_rules`)."""
-    parts = messages.join(rules.select("request_id", "request_number", "group_key"), on="request_id", how="inner").select(
-        request_id="request_number",
+    """The replayable requests' prompt parts in prompt order: tools (negative seq), then messages."""
+    parts = messages.join(rules.select("request_id", "group_key"), on="request_id", how="inner").select(
+        "request_id",
         order=pl.col("seq").cast(pl.Int64) * 4,
         key=part_key("role", "kind", "text_hash"),
         tokens=pl.col("tokens").cast(pl.Float64).fill_null(0.0),
@@ -231,7 +226,6 @@ class PromptCachingLever(Lever):
             reasons = ", ".join(f"{n} {r}" for r, n in skipped.items()) or "no requests"
             return self.skipped(context, f"no request could be replayed ({reasons})")
         parts = prompt_parts(context.messages, rules)
-        rules = rules.drop("request_id").rename({"request_number": "request_id"})
         logged = parts.group_by("request_id").agg(logged_tokens=exact_sum(pl.col("tokens")))
         templates = find_span_templates(parts, context.texts, rules)
         release_pages()  # the system texts compared: their pages can go before the replays

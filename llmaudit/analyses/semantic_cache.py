@@ -192,7 +192,7 @@ class SemanticCacheLever(Lever):
         }, schema={"item": pl.UInt32, "neighbour": pl.UInt32, "cosine": pl.Float32})
         requests = ordered.join(items.select("scope", "question", "item"), on=["scope", "question"])
         occurrences = requests.select(neighbour="item", match_order="order", match_micros="micros",
-                                      match_request_id="request_id", match_query_hash="query_hash", match_question="question",
+                                      match_query_hash="query_hash", match_question="question",
                                       match_output_hash="output_hash").sort("match_order")
         best = (
             requests.select("order", "item", "micros").join(edges, on="item")
@@ -203,7 +203,7 @@ class SemanticCacheLever(Lever):
                     & (pl.col("micros") - pl.col("match_micros") <= ttl // timedelta(microseconds=1)))
             .sort(["order", "cosine", "match_order"], descending=[False, True, True])
             .unique("order", keep="first")
-            .select("order", pl.col("cosine").cast(pl.Float64).round(6), "match_request_id", "match_query_hash",
+            .select("order", pl.col("cosine").cast(pl.Float64).round(6), "match_query_hash",
                     "match_question", "match_output_hash")
         )
         return requests.join(best, on="order", how="left").with_columns(pl.col("cosine").fill_null(0.0)).sort("order")

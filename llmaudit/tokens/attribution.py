@@ -126,7 +126,7 @@ def _calibrate(joined: pl.DataFrame, model_enc: pl.DataFrame) -> list[Calibratio
         (pl.col("n_messages") > 0) & (pl.col("n_media") == 0) & ~pl.col("is_aggregate") & (pl.col("status") == "ok")
         & (pl.col("input_tokens") > 0)
     ).select(
-        "request_id", "model",
+        "logged_id", "model",
         text=pl.col("t_system") + pl.col("t_history") + pl.col("t_context") + pl.col("t_query"),
         tools=pl.col("t_tools"), messages=pl.col("n_messages"), reported=pl.col("input_tokens"),
     )

@@ -52,9 +52,9 @@ class Calibration:
         return np.rint(raw) if self.exact_tokenizer else raw
 
 
-def _held_out(request_ids: list[str]) -> np.ndarray:
+def _held_out(logged_ids: list[str]) -> np.ndarray:
     return np.array([int(hashlib.blake2b(r.encode(), digest_size=2).hexdigest(), 16) % HOLDOUT_EVERY == 0
-                     for r in request_ids], dtype=bool)
+                     for r in logged_ids], dtype=bool)
 
 
 def _varies(values: np.ndarray) -> bool:
@@ -110,8 +110,8 @@ def _ratio(text: np.ndarray, tools: np.ndarray, msgs: np.ndarray, reported: np.n
 
 
 def calibrate_model(model: str, encoding: str, exact: bool, sample: pl.DataFrame) -> Calibration:
-    """Fit one model on requests with known full input (columns request_id, text, tools, messages, reported)."""
-    ids = sample.get_column("request_id").to_list()
+    """Fit one model on requests with known full input (columns logged_id, text, tools, messages, reported)."""
+    ids = sample.get_column("logged_id").to_list()
     text = sample.get_column("text").to_numpy().astype(float)
     tools = sample.get_column("tools").to_numpy().astype(float)
     msgs = sample.get_column("messages").to_numpy().astype(float)

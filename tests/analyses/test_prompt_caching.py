@@ -16,7 +16,7 @@ from llmaudit.analyses.registry import LEVER_CLASSES
 from llmaudit.analyses.volatile_prefix import span_kind
 from llmaudit.ingest.records import Message, RequestRecord
 from llmaudit.pricing import PriceOverride, PriceResolver, compute_costs
-from llmaudit.table import TableBuilder
+from llmaudit.table import REQUEST_NUMBER, TableBuilder
 from llmaudit.tokens.attribution import attribute
 from llmaudit.tokens.encodings import load_encoding
 
@@ -329,11 +329,11 @@ def test_cache_family(provider: str, model: str, family: str | None) -> None:
 
 def synthetic_context(n: int) -> AnalysisContext:
     """n requests over 4 features and 2 models, built as frames directly (the lever's cost, not ingestion's)."""
-    ids = [f"q{i}" for i in range(n)]
+    ids = list(range(n))
     feature = [f"f{i % 4}" for i in range(n)]
     model = ["gpt-4o-mini" if i % 3 else "claude-sonnet-4-5" for i in range(n)]
     requests = pl.DataFrame({
-        "request_id": ids, "provider": ["anthropic" if m.startswith("claude") else "openai" for m in model],
+        "request_id": pl.Series(ids, dtype=REQUEST_NUMBER), "logged_id": [f"q{i}" for i in ids], "provider": ["anthropic" if m.startswith("claude") else "openai" for m in model],
         "model": model, "api_key": [f"k{i % 2}" for i in range(n)], "feature": feature,
         "ts": [START + timedelta(seconds=3 * i) for i in range(n)], "status": ["ok"] * n, "is_aggregate": [False] * n,
         "request_count": [1] * n, "is_batch": [False] * n, "input_tokens": [3000] * n, "cache_read_tokens": [0] * n,
@@ -342,7 +342,7 @@ def synthetic_context(n: int) -> AnalysisContext:
     })
     systems = [f"sys-{i % 4}-{i // 500 if i % 4 == 0 else 0}" for i in range(n)]
     messages = pl.DataFrame({
-        "request_id": ids * 3, "seq": [0] * n + [1] * n + [2] * n, "role": ["system"] * n + ["user"] * (2 * n),
+        "request_id": pl.Series(ids * 3, dtype=REQUEST_NUMBER), "seq": [0] * n + [1] * n + [2] * n, "role": ["system"] * n + ["user"] * (2 * n),
         "kind": ["text"] * (3 * n), "component": ["system"] * n + ["history"] * n + ["query"] * n,
         "text_hash": systems + [f"h-{i % 50}" for i in range(n)] + [f"q-{i}" for i in range(n)],
         "tokens": [2000.0] * n + [800.0] * n + [150.0] * n,

@@ -60,7 +60,7 @@ def context_for(records: list[RequestRecord], **config: object) -> AnalysisConte
 
 
 def cost_of(context: AnalysisContext, *request_ids: str) -> float:
-    frame = context.requests.filter(context.requests["request_id"].is_in(list(request_ids)))
+    frame = context.requests.filter(context.requests["logged_id"].is_in(list(request_ids)))
     assert frame.height == len(request_ids)
     return float(frame["cost_usd"].sum())
 

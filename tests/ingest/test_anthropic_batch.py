@@ -80,7 +80,7 @@ def test_requests_and_results_join_on_custom_id_in_any_order() -> None:
     # 7 result lines + 5 request lines: 5 results joined (5 duplicates), 1 success without usage and 1 cut line rejected.
     assert (report.records_read, report.requests, report.duplicates, report.rejected) == (12, 5, 5, 2)
     frame = ingestor.builder.requests_frame().sort("source_line")
-    joined = frame.filter(frame["request_id"] == "msg_01BatchA").row(0, named=True)
+    joined = frame.filter(frame["logged_id"] == "msg_01BatchA").row(0, named=True)
     assert (joined["input_tokens"], joined["user_id"], joined["max_tokens"], joined["is_batch"]) == (1_110, "batch-labeller", 16, True)
     assert sorted(frame["status"].to_list()) == ["error", "error", "error", "ok", "ok"]
 
