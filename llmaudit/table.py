@@ -63,14 +63,15 @@ REQUEST_SCHEMA: dict[str, Any] = {
 MESSAGE_SCHEMA: dict[str, Any] = {
     "copy_no": pl.Int64,
     "seq": pl.Int32,
-    "role": pl.String,
-    "kind": pl.String,
-    "component": pl.String,
+    "role": pl.Categorical,
+    "kind": pl.Categorical,
+    "component": pl.Categorical,
     "text_hash": pl.String,
 }
 """The columns as the builder collects them: ``logged_id`` is the request's id as logged (or synthesised,
 `TableBuilder.synthesise_id`); ``copy_no`` ties a copy's request row to its message rows. The frames it
-hands out number the requests instead (`REQUEST_NUMBER`)."""
+hands out number the requests instead (`REQUEST_NUMBER`). Role, kind and component are categorical: 4 bytes
+a row where a string took a 16-byte view (180 MB less per copy of the messages at 1M requests)."""
 TEXT_SCHEMA: dict[str, Any] = {"text_hash": pl.String, "text": pl.String, "chars": pl.Int64}
 REQUEST_NUMBER = pl.UInt32
 """The type of ``request_id`` in the analysis frames: the rank of the logged id among the requests, so
@@ -465,7 +466,8 @@ def numbered(requests: pl.DataFrame, messages: pl.DataFrame) -> tuple[pl.DataFra
         {name: kind for name, kind in REQUEST_SCHEMA.items() if name in requests.columns})
     messages = messages.rename({"request_id": "logged_id"}).join(
         requests.select("request_id", "logged_id"), on="logged_id", how="inner", maintain_order="left")
-    return requests, messages.select("request_id", pl.exclude("request_id", "logged_id"))
+    messages = messages.select("request_id", pl.exclude("request_id", "logged_id"))
+    return requests, messages.cast({name: kind for name, kind in MESSAGE_SCHEMA.items() if name in messages.columns})
 
 
 def logged(requests: pl.DataFrame, messages: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
