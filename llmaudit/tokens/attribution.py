@@ -126,10 +126,11 @@ def _calibrate(joined: pl.DataFrame, model_enc: pl.DataFrame) -> list[Calibratio
         (pl.col("n_messages") > 0) & (pl.col("n_media") == 0) & ~pl.col("is_aggregate") & (pl.col("status") == "ok")
         & (pl.col("input_tokens") > 0)
     ).select(
-        "logged_id", "model",
+        "request_id", "logged_id", "model",
         text=pl.col("t_system") + pl.col("t_history") + pl.col("t_context") + pl.col("t_query"),
         tools=pl.col("t_tools"), messages=pl.col("n_messages"), reported=pl.col("input_tokens"),
-    )
+        # In the logged ids' order: the fit's sums are then added in one order, however the files were read.
+    ).sort("request_id")
     calibrations = []
     for model, encoding, exact in model_enc.iter_rows():
         sample = usable.filter(pl.col("model") == model) if model is not None else usable.filter(pl.col("model").is_null())
