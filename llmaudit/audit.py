@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import importlib
 import tempfile
 import threading
 from collections.abc import Callable
@@ -31,18 +30,13 @@ from llmaudit.tokens.context_blocks import compile_patterns
 from llmaudit.tokens.encodings import PROXY_ENCODING, load_encoding
 
 Progress = Callable[[str, int], None]
-SLOW_IMPORTS = ("sklearn.preprocessing",)
-"""Libraries the analysis needs later and that take long to load (scikit-learn: 0.6 s): loaded on a thread
-while the files are read (the reading workers do the work meanwhile)."""
 EARLY_ENCODINGS = (PROXY_ENCODING,)
-"""Encodings built on that thread too (0.23 s each): the proxy, which also counts the newer OpenAI models."""
+"""Encodings built on a thread while the files are read (0.23 s each): the proxy, which also counts the
+newer OpenAI models."""
 
 
-def _load_in_background(modules: tuple[str, ...], encodings: tuple[str, ...] = ()) -> threading.Thread:
+def _load_in_background(encodings: tuple[str, ...]) -> threading.Thread:
     def load() -> None:
-        for module in modules:
-            with contextlib.suppress(ImportError):  # the import where it is needed says what is missing
-                importlib.import_module(module)
         for name in encodings:
             with contextlib.suppress(LlmAuditError):  # the counting says what is missing, where it needs it
                 load_encoding(name)
@@ -56,12 +50,12 @@ def run_audit(config: AuditConfig, on_progress: Progress | None = None) -> Audit
     """Run the whole audit described by ``config`` and return its frozen result."""
     overrides = load_price_overrides(config.prices_file) if config.prices_file else {}
     store = Store(config.db_path)
-    loading = _load_in_background(SLOW_IMPORTS, EARLY_ENCODINGS)
+    loading = _load_in_background(EARLY_ENCODINGS)
     try:
         requests, messages, texts, report = _ingest(config, store, on_progress)
     finally:
         store.close()
-        loading.join()  # before anything forks (the token counters): no import half done in a child
+        loading.join()  # before anything forks (the token counters): no encoding half built in a child
     if config.strict and report.rejected:
         raise StrictModeError(f"--strict: {report.rejected} record(s) rejected (first: {_first_reject(report)})")
     resolver = PriceResolver(overrides)

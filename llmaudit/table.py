@@ -324,9 +324,9 @@ class TableBuilder:
     def _request_numbers(self) -> pl.Series:
         """The number of each copy's request (`REQUEST_NUMBER`), indexed by copy_no; null for a copy superseded."""
         if self._numbers is None or self._numbers.len() != self.copies + 1:
-            kept = self._kept(self.request_chunks, REQUEST_SCHEMA).select("copy_no", number=request_number("logged_id"))
+            kept = self._kept(self.request_chunks, REQUEST_SCHEMA).select("copy_no", request_number())
             numbers = np.full(self.copies + 1, -1, dtype=np.int64)
-            numbers[kept.get_column("copy_no").to_numpy()] = kept.get_column("number").to_numpy()
+            numbers[kept.get_column("copy_no").to_numpy()] = kept.get_column("request_id").to_numpy()
             # -1 (a copy superseded) is out of the number's range: it becomes null.
             self._numbers = pl.Series("request_id", numbers).cast(REQUEST_NUMBER, strict=False)
         return self._numbers
@@ -384,7 +384,8 @@ class TableBuilder:
     def requests_frame(self) -> pl.DataFrame:
         """The requests as a typed DataFrame, one row per request: request_id (`REQUEST_NUMBER`), logged_id, ..."""
         kept = self._kept(self.request_chunks, REQUEST_SCHEMA)
-        return kept.select(request_number("logged_id"), *(name for name in REQUEST_SCHEMA if name != "copy_no"))
+        numbers = self._request_numbers().gather(kept.get_column("copy_no"))
+        return kept.select(numbers, *(name for name in REQUEST_SCHEMA if name != "copy_no"))
 
     def messages_frame(self) -> pl.DataFrame:
         """Message parts (request_id, seq, role, kind, component, text_hash); tools have negative seq."""
@@ -453,16 +454,16 @@ def _numbered_schema(schema: dict[str, Any]) -> pl.DataFrame:
     return pl.DataFrame(schema={"request_id": REQUEST_NUMBER, **{k: v for k, v in schema.items() if k != "copy_no"}})
 
 
-def request_number(logged_id: str) -> pl.Expr:
-    """``request_id`` of the analysis frames, from the column of logged ids (`REQUEST_NUMBER`)."""
-    return pl.col(logged_id).rank("dense").cast(REQUEST_NUMBER).alias("request_id")
+def request_number() -> pl.Expr:
+    """``request_id`` of the analysis frames (`REQUEST_NUMBER`), from the column ``logged_id``."""
+    return pl.col("logged_id").rank("dense").cast(REQUEST_NUMBER).alias("request_id")
 
 
 def numbered(requests: pl.DataFrame, messages: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Requests and messages keyed by the logged id (as the store holds them) keyed by `request_number`."""
     requests = requests.rename({"request_id": "logged_id"})
     # The canonical types (DuckDB hands back timestamps in the zone "Etc/UTC").
-    requests = requests.select(request_number("logged_id"), pl.all()).cast(
+    requests = requests.select(request_number(), pl.all()).cast(
         {name: kind for name, kind in REQUEST_SCHEMA.items() if name in requests.columns})
     messages = messages.rename({"request_id": "logged_id"}).join(
         requests.select("request_id", "logged_id"), on="logged_id", how="inner", maintain_order="left")

@@ -162,3 +162,14 @@ def test_the_command_line_loads_without_the_analysis_libraries() -> None:
     probe = "import sys, llmaudit.cli; print(sorted(m for m in ('polars', 'numpy', 'sklearn', 'duckdb') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_the_analysis_does_not_load_scikit_learn() -> None:
+    """Its n-grams, TF-IDF and normalisation are computed here (checked against scikit-learn in the tests):
+    loading scikit-learn would cost 0.8 s of CPU in every run."""
+    sample = Path(__file__).resolve().parents[1] / "sample_logs"
+    probe = ("import sys; from llmaudit.audit import run_audit; from llmaudit.config import AuditConfig; "
+             f"result = run_audit(AuditConfig(inputs=({str(sample)!r},))); "
+             "print(*[lever.name for lever in result.levers if lever.skipped_reason is None], 'sklearn' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["exact_cache", "semantic_cache", "prompt_caching", "False"]

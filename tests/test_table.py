@@ -7,6 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from llmaudit import table
+from llmaudit.ingest.records import Message, RequestRecord
 from llmaudit.table import TableBuilder, text_hash
 
 
@@ -23,3 +24,24 @@ def test_the_memory_of_digests_is_bounded(monkeypatch: pytest.MonkeyPatch) -> No
         assert builder.digest(f"text number {n:04d}") == text_hash(f"text number {n:04d}")
         assert builder.recent_chars == sum(map(len, builder.recent_digests)) <= 100
     assert 0 < len(builder.recent_digests) < 50
+
+
+def _request(logged_id: str, output_tokens: int, question: str) -> RequestRecord:
+    return RequestRecord(source_line=1, request_id=logged_id, model="gpt-4o", input_tokens=10, output_tokens=output_tokens,
+                         messages=[Message("system", "shared"), Message("user", question)])
+
+
+def test_requests_are_numbered_by_logged_id_and_messages_follow_the_copy_kept() -> None:
+    builder = TableBuilder()
+    builder.add(_request("req-b", 1, "first copy of b"), "t", "f")
+    builder.add(_request("req-a", 1, "a"), "t", "f")
+    builder.add(_request("req-b", 9, "later, completed copy of b"), "t", "f")  # supersedes the first copy
+    requests, messages = builder.requests_frame(), builder.messages_frame()
+    assert requests.schema["request_id"] == table.REQUEST_NUMBER
+    assert dict(zip(requests["logged_id"], requests["request_id"], strict=True)) == {"req-a": 1, "req-b": 2}
+    assert messages.schema["request_id"] == table.REQUEST_NUMBER
+    queries = messages.filter(messages["role"] == "user").join(requests.select("request_id", "logged_id"), on="request_id")
+    texts = dict(zip(builder.texts_frame()["text_hash"], builder.texts_frame()["text"], strict=True))
+    assert sorted((r, texts[h]) for r, h in zip(queries["logged_id"], queries["text_hash"], strict=True)) == [
+        ("req-a", "a"), ("req-b", "later, completed copy of b")]
+    assert messages.height == 4
