@@ -168,20 +168,23 @@ def normalised(matrix: sp.csr_matrix) -> sp.csr_matrix:
     there: loading scikit-learn costs 0.8 s of CPU in every run, for this one loop.
     """
     data, indptr = matrix.data, matrix.indptr
-    start = 0
-    while start < matrix.shape[0]:
-        # Rows in runs of about TFIDF_CHUNK weights: the row number of every weight is held for one run only.
-        stop = max(int(np.searchsorted(indptr, indptr[start] + TFIDF_CHUNK, side="right")) - 1, start + 1)
-        stop = min(stop, matrix.shape[0])
-        lengths = np.diff(indptr[start:stop + 1])
-        weights = slice(indptr[start], indptr[stop])
-        rows = np.repeat(np.arange(stop - start, dtype=np.int32), lengths)
+    for first, last in _row_runs(indptr):
+        # The row number of every weight is held for one run only.
+        lengths = np.diff(indptr[first:last + 1])
+        weights = slice(indptr[first], indptr[last])
+        rows = np.repeat(np.arange(last - first, dtype=np.int32), lengths)
         squares = np.square(data[weights]).astype(np.float64)
-        norms = np.sqrt(np.bincount(rows, weights=squares, minlength=stop - start))  # bincount adds in row order
+        norms = np.sqrt(np.bincount(rows, weights=squares, minlength=last - first))  # bincount adds in row order
         norms[norms == 0.0] = 1.0
         data[weights] /= np.repeat(norms, lengths)
-        start = stop
     return matrix
+
+
+def _row_runs(indptr: np.ndarray) -> list[tuple[int, int]]:
+    """Runs of whole rows holding about TFIDF_CHUNK weights each, as (first row, row after the last);
+    rows without a weight after the last run are in none."""
+    bounds = np.unique(np.searchsorted(indptr, np.arange(0, indptr[-1], TFIDF_CHUNK), side="right") - 1)
+    return list(zip(bounds.tolist(), [*bounds[1:].tolist(), len(indptr) - 1], strict=False))
 
 
 def _compact(matrix: sp.csr_matrix) -> sp.csr_matrix:
@@ -239,31 +242,16 @@ def _tfidf(counts: sp.csr_matrix, idf: np.ndarray | None = None) -> sp.csr_matri
     (float32 weights, row norms summed in float64, each weight divided in float64), but in place over
     the counts, a bounded run of weights at a time: no second copy of the matrix (the counts are consumed).
     ``idf``: weights fitted on more rows than these (`_idf`); by default, fitted on these."""
-    rows, columns = counts.shape
     if idf is None:
-        idf = _idf([counts], columns)
+        idf = _idf([counts], counts.shape[1])
     data = counts.data.astype(np.float32, copy=False)
     indptr = counts.indptr
-    # Runs of whole rows, about TFIDF_CHUNK weights each: (first row, row after the last).
-    bounds = np.unique(np.searchsorted(indptr, np.arange(0, indptr[-1], TFIDF_CHUNK), side="right") - 1)
-    runs = list(zip(bounds.tolist(), [*bounds[1:].tolist(), rows], strict=False))  # none without a count
-
-    def row_of(first: int, last: int) -> np.ndarray:
-        return np.repeat(np.arange(first, last), np.diff(indptr[first:last + 1]))
-
-    squares = np.zeros(rows, dtype=np.float64)
-    for first, last in runs:
+    for first, last in _row_runs(indptr):
         weight = data[indptr[first]:indptr[last]]
         np.log(weight, out=weight)
         weight += np.float32(1.0)
         weight *= idf[counts.indices[indptr[first]:indptr[last]]]
-        squares[first:last] = np.bincount(row_of(first, last) - first, weights=weight * weight, minlength=last - first)
-    norms = np.sqrt(squares)
-    norms[norms == 0.0] = 1.0
-    for first, last in runs:
-        weight = data[indptr[first]:indptr[last]]
-        weight[:] = weight / norms[row_of(first, last)]
-    return sp.csr_matrix((data, counts.indices, counts.indptr), shape=counts.shape)
+    return normalised(sp.csr_matrix((data, counts.indices, counts.indptr), shape=counts.shape))
 
 
 def rowwise_cosine(matrix: sp.csr_matrix, left: np.ndarray, right: np.ndarray) -> np.ndarray:
