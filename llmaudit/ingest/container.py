@@ -112,10 +112,10 @@ def _iter_jsonl(source: SourceFile, span: tuple[int, int] | None,
     for line_no, raw in iter_lines(source, span, tally):
         if line_no == 1 and at_start:
             raw = raw.removeprefix(BOM)
-        if not raw.strip():
+        if not raw or raw.isspace():
             continue
         try:
-            value = _decode(raw)
+            value = _decode(raw)  # the line's newline and any white space around it are JSON white space
         except ValueError as exc:
             yield line_no, Rejection(line_no, str(exc))
             continue

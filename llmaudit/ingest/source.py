@@ -215,7 +215,7 @@ class LineTally:
 
 def iter_lines(source: SourceFile, span: tuple[int, int] | None = None,
                tally: LineTally | None = None) -> Iterator[tuple[int, bytes]]:
-    """Yield (1-based line number, raw line without its newline), streaming.
+    """Yield (1-based line number, raw line as read: with its newline, but the last), streaming.
 
     ``span``: only the lines starting in bytes [start, stop) of an uncompressed file, numbered
     from 1 at ``start`` (see `line_spans`). ``tally``: given the number of lines, at the end.
@@ -231,11 +231,11 @@ def iter_lines(source: SourceFile, span: tuple[int, int] | None = None,
                     number -= 1
                     break
                 position += len(line)
-                yield number, line.rstrip(b"\r\n")
+                yield number, line
     else:
         with source.open() as stream:
             for number, line in enumerate(stream, start=1):
-                yield number, line.rstrip(b"\r\n")
+                yield number, line
             raise_if_cut(stream)
     if tally is not None:
         tally.lines = number
