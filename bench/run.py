@@ -19,8 +19,11 @@ reported as such (the machine may be shared).
 
 and prints wall time, peak RSS, requests/s and MB/s, then the ratios analyze/floor (target
 <= 3, against the whole-file schema) and naive/analyze (target >= 20; the costs-only loop and
-the first-rows floor are printed for reference). Above --skip-naive-above the naive loop is not run:
-its time is extrapolated linearly from the largest size it ran on, and marked "est.". A log
+the first-rows floor are printed for reference). Above --skip-naive-above the naive loops are not run
+on the whole log, and their times are marked "est.": the costs-only loop's is extrapolated linearly
+from the largest size it ran on; the loop with the levers, whose flat semantic search grows with the
+square of the requests, is run on the log's first --skip-naive-above and twice as many requests, and
+a*n + b*n^2 through those two times is extrapolated (the linear figure is noted too). A log
 too big to parse into one frame in the memory available is parsed in pieces (`floor.py`).
 Results are also written to bench/.data/results.md.
 
@@ -183,24 +186,62 @@ def _floor(path: Path, schema: str, max_rss_mb: float) -> Measure:
 
 def _naive(path: Path, requests: int, rates: dict[str, float], skip_naive_above: int, max_rss_mb: float, out: Path,
            costs_only: bool) -> Measure:
-    """bench/naive.py with the cache levers (the same analysis), or its costs-only loop."""
+    """bench/naive.py with the cache levers (the same analysis), or its costs-only loop.
+
+    Above ``skip_naive_above`` requests the loop is not run on the whole log. The costs-only loop does
+    the same work per record whatever came before: its time is extrapolated linearly. The loop with
+    the levers searches every earlier question of a scope (a flat index) for each new one, so its time
+    grows with the square of the requests: it is run on the log's first ``skip_naive_above`` and twice
+    as many requests, and a*n + b*n^2 through those two points is extrapolated (the linear figure from
+    the smaller log is noted beside it, as a lower bound).
+    """
     label = "naive loop, costs only" if costs_only else "naive loop, same analysis"
     rate = f"naive_s_per_request_{costs_only}"
     if path.suffix == ".csv":
         naive = Measure(label, None, note="not for CSV")
     elif requests > skip_naive_above:
-        estimate = rates[rate] * requests if rate in rates else None
-        naive = Measure(label, estimate, note="est. from the smaller log (linear: an underestimate)" if estimate
-                        else "skipped")
+        linear = rates[rate] * requests if rate in rates else None
+        naive = Measure(label, linear, note="est. from the smaller log (linear)" if linear else "skipped")
+        if not costs_only and requests >= 4 * skip_naive_above:
+            naive = _fitted_naive(path, requests, skip_naive_above, max_rss_mb, out, linear) or naive
     else:
-        naive = run_measured([sys.executable, str(BENCH / "naive.py"), str(path), "--json",
-                              str(out / f"{path.stem}.naive.json"), *(["--costs-only"] if costs_only else [])],
-                             max_rss_mb)
-        naive.program = label
+        naive = _run_naive(path, max_rss_mb, out, costs_only)
         if naive.seconds:
             rates[rate] = naive.seconds / requests
+    naive.program = label
     print(f"  {label}: {naive.seconds or 0:.1f} s {naive.note}", flush=True)
     return naive
+
+
+def _run_naive(path: Path, max_rss_mb: float, out: Path, costs_only: bool = False) -> Measure:
+    return run_measured([sys.executable, str(BENCH / "naive.py"), str(path), "--json",
+                         str(out / f"{path.stem}.naive.json"), *(["--costs-only"] if costs_only else [])], max_rss_mb)
+
+
+def _fitted_naive(path: Path, requests: int, first: int, max_rss_mb: float, out: Path,
+                  linear: float | None) -> Measure | None:
+    """The naive loop's time on the whole log from runs on its first ``first`` and 2 * ``first`` requests."""
+    points = []
+    for count in (first, 2 * first):
+        prefix = DATA / f"{path.stem}.first_{count}.jsonl"
+        if not prefix.exists():
+            with path.open("rb") as log, prefix.open("wb") as head:
+                head.writelines(line for _, line in zip(range(count), log, strict=False))
+        measured = _run_naive(prefix, max_rss_mb, out)
+        print(f"    on its first {count:,} requests: {measured.seconds or 0:.1f} s {measured.note}", flush=True)
+        if not measured.seconds:
+            return None
+        points.append((count, measured.seconds, measured.peak_rss_mb or 0.0))
+    (n1, t1, _), (n2, t2, rss2) = points
+    # t = a*n + b*n^2 through both points.
+    b = (t2 / n2 - t1 / n1) / (n2 - n1)
+    a = t1 / n1 - b * n1
+    if b <= 0:
+        return None  # no growth beyond linear to extrapolate: the linear figure stands
+    note = (f"est.: a*n + b*n^2 through its first {n1:,} ({t1:.0f} s) and {n2:,} requests ({t2:.0f} s,"
+            f" {rss2 / 1e3:.1f} GB: the whole log would need ~{rss2 * requests / n2 / 1e3:.0f} GB);"
+            f" linear from the smaller log: {linear or 0:,.0f} s")
+    return Measure("", a * requests + b * requests**2, note=note)
 
 
 def table(path: Path, requests: int, measures: list[Measure]) -> str:
