@@ -45,3 +45,32 @@ def test_requests_are_numbered_by_logged_id_and_messages_follow_the_copy_kept() 
     assert sorted((r, texts[h]) for r, h in zip(queries["logged_id"], queries["text_hash"], strict=True)) == [
         ("req-a", "a"), ("req-b", "later, completed copy of b")]
     assert messages.height == 4
+
+
+def test_a_request_row_holds_each_field_of_its_record() -> None:
+    """The builder copies the record's fields by name (`table._RECORD_FIELDS`): each lands in its own column."""
+    from dataclasses import fields
+    from datetime import UTC, datetime
+
+    fixed = {"source_line": 7, "ts": datetime(2026, 3, 1, 12, 30, tzinfo=UTC), "is_batch": True, "stream": False,
+             "status": "error", "latency_ms": 812.5, "ttft_ms": 90.25, "temperature": 0.3, "max_tokens": 256,
+             "seed": 11, "top_p": 0.9, "input_tokens": 1200, "cache_read_tokens": 1024, "cache_write_tokens": 64,
+             "cache_write_1h_tokens": 32, "output_tokens": 300, "reasoning_tokens": 120, "cost_reported_usd": 0.0123,
+             "request_count": 3, "is_aggregate": True, "served_from_cache": True}
+    texts = {f.name: f"{f.name}-value" for f in fields(RequestRecord) if f.name not in fixed and f.type == "str | None"}
+    record = RequestRecord(**fixed, **texts, messages=[Message("user", "q")])  # type: ignore[arg-type]
+    builder = TableBuilder()
+    builder.add(record, "fmt", "file.jsonl")
+    row = builder.requests_frame().row(0, named=True)
+    copied = list(table.REQUEST_SCHEMA)[3:-4]
+    assert copied == [name for name in table.REQUEST_SCHEMA if name in {f.name for f in fields(RequestRecord)}]
+    assert {name: row[name] for name in copied} == {name: getattr(record, name) for name in copied}
+    strings = [row[name] for name in copied if isinstance(row[name], str)]
+    assert len(strings) > 10 and len(set(strings)) == len(strings)  # distinct values: none landed in another's column
+
+
+def test_missing_token_totals_are_zero_in_the_row() -> None:
+    builder = TableBuilder()
+    builder.add(RequestRecord(source_line=1, request_id="r", messages=[Message("user", "q")]), "fmt", "file")
+    row = builder.requests_frame().row(0, named=True)
+    assert (row["input_tokens"], row["output_tokens"]) == (0, 0)
