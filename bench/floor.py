@@ -7,8 +7,8 @@ JSONL is parsed by polars.read_ndjson (CSV by polars.read_csv), with one of two 
 - head: the one read_ndjson infers by default, from the first 100 lines. Fields those lines lack
   are not parsed at all: on a log whose first lines carry no tools, the tool definitions and
   tool calls are skipped (the openai_chat 100k bench log parses 3x faster this way).
-- sample: inferred from lines spread over the whole file (the first 100, then 20,000 at even
-  offsets), so every field the log commonly carries is parsed, as llmaudit reads it. A field
+- sample: inferred from lines spread over the whole file (the first 100, then one after each of
+  19,999 even offsets), so every field the log commonly carries is parsed, as llmaudit reads it. A field
   rarer than the sample can see is still skipped: this floor errs low.
 
 Only the parse is timed (not the interpreter start, the import or the schema inference); it
@@ -103,6 +103,9 @@ def main(argv: list[str] | None = None) -> int:
         started = time.perf_counter()
         rows = pl.read_csv(args.log).height
         print(f"parse_seconds {time.perf_counter() - started:.3f} rows {rows} pieces 1 fields -")
+        return 0
+    if os.path.getsize(args.log) == 0:
+        print("parse_seconds 0 rows 0 pieces 0 fields 0")
         return 0
     schema = schema_of(args.log, args.schema)
     rows, pieces, seconds = parse(args.log, schema, args.piece_bytes)

@@ -22,8 +22,9 @@ and prints wall time, peak RSS, requests/s and MB/s, then the ratios analyze/flo
 the first-rows floor are printed for reference). Above --skip-naive-above the naive loops are not run
 on the whole log, and their times are marked "est.": the costs-only loop's is extrapolated linearly
 from the largest size it ran on; the loop with the levers, whose flat semantic search grows with the
-square of the requests, is run on the log's first --skip-naive-above and twice as many requests, and
-a*n + b*n^2 through those two times is extrapolated (the linear figure is noted too). A log
+square of the requests, is run on the first --skip-naive-above and twice as many requests of a log at
+least four times that size, and a*n + b*n^2 through those two times is extrapolated (the linear
+figure is noted too, as a lower bound; a smaller log gets the linear figure alone). A log
 too big to parse into one frame in the memory available is parsed in pieces (`floor.py`).
 Results are also written to bench/.data/results.md.
 
@@ -48,9 +49,9 @@ from synth import FORMATS, synthesise
 
 BENCH = Path(__file__).resolve().parent
 DATA = BENCH / ".data"
-FLOOR_BYTES_PER_FILE_BYTE = 6
-"""polars.read_ndjson's peak RSS per byte of JSONL, measured on 100k logs (3.1x openai_chat, 5.7x
-anthropic_messages); a log that would not fit is parsed in pieces that do (`floor.py`)."""
+FLOOR_BYTES_PER_FILE_BYTE = 7
+"""polars.read_ndjson's peak RSS per byte of JSONL with the whole-file schema, measured on 100k logs (4.6x
+openai_chat, 6.0x anthropic_messages); a log that would not fit is parsed in pieces that do (`floor.py`)."""
 FLOOR = BENCH / "floor.py"
 FLOOR_PIECE_MB = 256
 """Pieces of this size parse at the whole 100k log's rate (8.9-9.1 s for 978 MB in pieces of 64 MB to 1 GB,
@@ -156,7 +157,8 @@ def bench_log(path: Path, requests: int, rates: dict[str, float], skip_naive_abo
         if ingest["requests"] != requests:
             analyze.note = f"requests {ingest['requests']:,} of {requests:,}"
     print(f"  analyze: {analyze.seconds or 0:.1f} s {analyze.note}", flush=True)
-    floors = [_floor(path, schema, max_rss_mb) for schema in ("sample", "head")]
+    floors = [_floor(path, schema, max_rss_mb) if schema == "sample" or path.suffix == ".jsonl"
+              else Measure(FLOOR_LABELS[schema], None, note="JSONL only") for schema in ("sample", "head")]
     naives = [_naive(path, requests, rates, skip_naive_above, max_rss_mb, out, costs_only)
               for costs_only in (False, True)]
     return [analyze, *floors, *naives]
@@ -191,9 +193,10 @@ def _naive(path: Path, requests: int, rates: dict[str, float], skip_naive_above:
     Above ``skip_naive_above`` requests the loop is not run on the whole log. The costs-only loop does
     the same work per record whatever came before: its time is extrapolated linearly. The loop with
     the levers searches every earlier question of a scope (a flat index) for each new one, so its time
-    grows with the square of the requests: it is run on the log's first ``skip_naive_above`` and twice
-    as many requests, and a*n + b*n^2 through those two points is extrapolated (the linear figure from
-    the smaller log is noted beside it, as a lower bound).
+    grows with the square of the requests: on a log of at least four times ``skip_naive_above``
+    requests it is run on the first ``skip_naive_above`` and twice as many, and a*n + b*n^2 through
+    those two points is extrapolated (the linear figure from the smaller log is noted beside it, as a
+    lower bound); below that, the linear figure stands, marked as an underestimate.
     """
     label = "naive loop, costs only" if costs_only else "naive loop, same analysis"
     rate = f"naive_s_per_request_{costs_only}"
@@ -201,7 +204,8 @@ def _naive(path: Path, requests: int, rates: dict[str, float], skip_naive_above:
         naive = Measure(label, None, note="not for CSV")
     elif requests > skip_naive_above:
         linear = rates[rate] * requests if rate in rates else None
-        naive = Measure(label, linear, note="est. from the smaller log (linear)" if linear else "skipped")
+        linear_note = "est. from the smaller log (linear)" + ("" if costs_only else ": an underestimate")
+        naive = Measure(label, linear, note=linear_note if linear else "skipped")
         if not costs_only and requests >= 4 * skip_naive_above:
             naive = _fitted_naive(path, requests, skip_naive_above, max_rss_mb, out, linear) or naive
     else:
@@ -225,8 +229,10 @@ def _fitted_naive(path: Path, requests: int, first: int, max_rss_mb: float, out:
     for count in (first, 2 * first):
         prefix = DATA / f"{path.stem}.first_{count}.jsonl"
         if not prefix.exists():
-            with path.open("rb") as log, prefix.open("wb") as head:
+            partial = prefix.with_suffix(".partial")  # renamed once whole: an interrupted copy is never reused
+            with path.open("rb") as log, partial.open("wb") as head:
                 head.writelines(line for _, line in zip(range(count), log, strict=False))
+            partial.rename(prefix)
         measured = _run_naive(prefix, max_rss_mb, out)
         print(f"    on its first {count:,} requests: {measured.seconds or 0:.1f} s {measured.note}", flush=True)
         if not measured.seconds:

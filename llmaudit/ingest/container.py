@@ -52,6 +52,15 @@ def _decode(raw: bytes) -> Any:
         raise ValueError(MAX_DEPTH_MESSAGE) from None
 
 
+def _decode_error(raw: bytes) -> str:
+    """Why ``raw`` is not valid JSON."""
+    try:
+        _decode(raw)
+    except ValueError as exc:
+        return str(exc)
+    return "invalid JSON"
+
+
 def detect_kind(head: bytes) -> str:
     """Guess the container from the first bytes: jsonl, json or csv."""
     text = head.removeprefix(BOM).lstrip()
@@ -116,8 +125,10 @@ def _iter_jsonl(source: SourceFile, span: tuple[int, int] | None,
             continue
         try:
             value = _decode(raw)  # the line's newline and any white space around it are JSON white space
-        except ValueError as exc:
-            yield line_no, Rejection(line_no, str(exc))
+        except ValueError:
+            # Explained without its line end: a line cut inside a string reads "truncated", not "invalid
+            # character" at the newline.
+            yield line_no, Rejection(line_no, _decode_error(raw.rstrip(b"\r\n")))
             continue
         if not isinstance(value, dict):
             yield line_no, Rejection(line_no, f"expected a JSON object, got {type(value).__name__}")

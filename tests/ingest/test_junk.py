@@ -84,3 +84,15 @@ def test_container_never_raises(raw: bytes, kind: str) -> None:
         for line, record in iter_records(SourceFile("junk", path), kind):
             assert line >= 1
             assert isinstance(record, dict) or hasattr(record, "reason")
+
+
+def test_a_line_cut_inside_a_string_is_said_to_be_truncated(tmp_path: Path) -> None:
+    """The decoder reads each line with its line end; a line cut short is still explained as cut, not as a
+    stray newline, whatever the line ending and wherever the line is."""
+    path = tmp_path / "cut.jsonl"
+    path.write_bytes(b'{"a": 1}\n{"model": "gpt-4o\n{"b": "x\r\n{"c": 2}\n{"d": "last')
+    records = list(iter_records(SourceFile(path.name, path), "jsonl"))
+    assert [line for line, _ in records] == [1, 2, 3, 4, 5]
+    assert [getattr(r, "reason", None) for _, r in records] == [
+        None, "invalid JSON: Input data was truncated", "invalid JSON: Input data was truncated", None,
+        "invalid JSON: Input data was truncated"]
