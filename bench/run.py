@@ -145,7 +145,7 @@ def available_mb() -> float:
 
 
 def bench_log(path: Path, requests: int, rates: dict[str, float], skip_naive_above: int, max_rss_mb: float) -> list[Measure]:
-    """The three programs on one log; `rates` holds the naive loops' seconds per request measured on smaller logs."""
+    """Every program on one log; `rates` holds the naive loops' seconds per request measured on smaller logs."""
     out = DATA / "out"
     out.mkdir(exist_ok=True)
     audit_json = out / f"{path.stem}.audit.json"
@@ -177,7 +177,8 @@ def _floor(path: Path, schema: str, max_rss_mb: float) -> Measure:
                      f" ~{size_mb * FLOOR_BYTES_PER_FILE_BYTE / 1e3:.0f} GB)")
     floor = run_measured(command, max_rss_mb)
     floor.program = FLOOR_LABELS[schema]
-    printed = dict(zip(floor.output.split()[::2], floor.output.split()[1::2], strict=False))
+    words = floor.output.split()
+    printed = dict(zip(words[::2], words[1::2], strict=False))
     if floor.seconds and "parse_seconds" in printed:
         floor.seconds = float(printed["parse_seconds"])
         notes.append(f"{printed.get('fields', '?')} fields")

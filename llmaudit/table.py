@@ -295,15 +295,21 @@ class TableBuilder:
             msg["component"].append("tools")
             msg["text_hash"].append(self._store_text(tool))
 
-    def _kept(self, chunks: list[pl.DataFrame], schema: dict[str, Any]) -> pl.DataFrame:
-        """Rows of the copies kept (a superseded copy's rows are dropped), in arrival order, with their copy_no."""
+    def _contiguous(self, chunks: list[pl.DataFrame]) -> pl.DataFrame | None:
+        """All rows added to ``chunks``, as one chunk (None when there are none)."""
         self._flush()
         if not chunks:
-            return pl.DataFrame(schema=schema)
+            return None
         if len(chunks) > 1:
             # Contiguous (later joins would otherwise rechunk again and again), and held once: the chunks go.
             chunks[:] = [pl.concat(chunks, rechunk=True)]
-        frame = chunks[0]
+        return chunks[0]
+
+    def _kept_requests(self) -> pl.DataFrame:
+        """Request rows of the copies kept (a superseded copy's rows are dropped), in arrival order, with their copy_no."""
+        frame = self._contiguous(self.request_chunks)
+        if frame is None:
+            return pl.DataFrame(schema=REQUEST_SCHEMA)
         if len(self.best_copy) == self.copies:
             return frame  # no copy was superseded: nothing to filter
         kept = pl.Series("copy_no", [number for _, number in self.best_copy.values()], dtype=pl.Int64)
@@ -312,7 +318,7 @@ class TableBuilder:
     def _request_numbers(self) -> pl.Series:
         """The number of each copy's request (`REQUEST_NUMBER`), indexed by copy_no; null for a copy superseded."""
         if self._numbers is None or self._numbers.len() != self.copies + 1:
-            kept = self._kept(self.request_chunks, REQUEST_SCHEMA).select("copy_no", request_number())
+            kept = self._kept_requests().select("copy_no", request_number())
             numbers = np.full(self.copies + 1, -1, dtype=np.int64)
             numbers[kept.get_column("copy_no").to_numpy()] = kept.get_column("request_id").to_numpy()
             # -1 (a copy superseded) is out of the number's range: it becomes null.
@@ -371,18 +377,17 @@ class TableBuilder:
 
     def requests_frame(self) -> pl.DataFrame:
         """The requests as a typed DataFrame, one row per request: request_id (`REQUEST_NUMBER`), logged_id, ..."""
-        kept = self._kept(self.request_chunks, REQUEST_SCHEMA)
-        numbers = self._request_numbers().gather(kept.get_column("copy_no"))
-        return kept.select(numbers, *(name for name in REQUEST_SCHEMA if name != "copy_no"))
+        return self._numbered_rows(self.request_chunks, empty_requests())
 
     def messages_frame(self) -> pl.DataFrame:
         """Message parts (request_id, seq, role, kind, component, text_hash); tools have negative seq."""
-        self._flush()
-        if not self.message_chunks:
-            return empty_messages()
-        if len(self.message_chunks) > 1:
-            self.message_chunks[:] = [pl.concat(self.message_chunks, rechunk=True)]
-        frame = self.message_chunks[0]
+        return self._numbered_rows(self.message_chunks, empty_messages())
+
+    def _numbered_rows(self, chunks: list[pl.DataFrame], empty: pl.DataFrame) -> pl.DataFrame:
+        """The rows of the copies kept, in arrival order, keyed by their request's number instead of copy_no."""
+        frame = self._contiguous(chunks)
+        if frame is None:
+            return empty
         numbers = self._request_numbers().gather(frame.get_column("copy_no"))
         return frame.select(numbers, pl.exclude("copy_no")).filter(pl.col("request_id").is_not_null())
 
