@@ -128,8 +128,13 @@ def _whole(tokens: pl.Expr, increment: pl.Expr) -> pl.Expr:
         .otherwise(((tokens + 1e-6) / increment).floor() * increment).cast(pl.Int64)
 
 
-def replay(parts: pl.DataFrame, rules: pl.DataFrame, last_breakpoint: bool) -> pl.DataFrame:
-    """request_id, read_tokens, write_tokens for every request of `rules` (0 when nothing is cached)."""
+def replay(parts: pl.DataFrame, rules: pl.DataFrame, last_breakpoints: tuple[bool, ...] = (False,)) -> list[pl.DataFrame]:
+    """request_id, read_tokens, write_tokens for every request of `rules` (0 when nothing is cached), one frame
+    per entry of ``last_breakpoints``: without, or with, a breakpoint after the last message.
+
+    The placements share everything but the touches: the prefixes' keys and their time order are the same,
+    so the rows are joined, keyed and sorted once for all of them.
+    """
     keyed = rules.select(RULE_COLUMNS).with_row_index("rid").with_columns(
         scope_hash=pl.col("scope").hash(11), ts_us=pl.col("ts").dt.epoch("us"))
     # Numbers only from here on: a part's identity is a hash of its key, its component a small code.
@@ -138,7 +143,8 @@ def replay(parts: pl.DataFrame, rules: pl.DataFrame, last_breakpoint: bool) -> p
         component=pl.col("component").replace_strict(COMPONENT_CODES, default=OTHER_COMPONENT, return_dtype=pl.UInt8),
     ).join(keyed.drop("scope", "ts"), on="request_id", how="inner").drop("request_id").sort(["rid", "order"])
     if rows.height == 0:
-        return rules.select("request_id", read_tokens=pl.lit(0, pl.Int64), write_tokens=pl.lit(0, pl.Int64))
+        nothing = rules.select("request_id", read_tokens=pl.lit(0, pl.Int64), write_tokens=pl.lit(0, pl.Int64))
+        return [nothing for _ in last_breakpoints]
     starts = _runs(rows.get_column("rid").to_numpy())
     rows = rows.with_columns(start=pl.Series(starts)).with_columns(
         idx=pl.int_range(pl.len()) - pl.when(pl.col("start")).then(pl.int_range(pl.len())).forward_fill(),
@@ -147,45 +153,55 @@ def replay(parts: pl.DataFrame, rules: pl.DataFrame, last_breakpoint: bool) -> p
     )
     next_component = pl.when(pl.col("is_last")).then(pl.lit(OTHER_COMPONENT, pl.UInt8)).otherwise(pl.col("component").shift(-1))
     block_end = (pl.col("component") != OTHER_COMPONENT) & (next_component != pl.col("component"))
-    rows = rows.with_columns(bp=pl.col("pin") | block_end | (pl.lit(last_breakpoint) & pl.col("is_last")))
+    placements = range(len(last_breakpoints))
+    rows = rows.with_columns(*[(pl.col("pin") | block_end | (pl.lit(last) & pl.col("is_last"))).alias(f"bp{i}")
+                               for i, last in enumerate(last_breakpoints)])
     rows = rows.with_columns(
         cache_key=pl.Series(_cache_keys(rows, starts), dtype=pl.UInt64),
         # Index of the next breakpoint at or after the row, within the request (a large number when none).
-        next_bp=pl.when(pl.col("bp")).then(pl.col("idx")).when(pl.col("is_last")).then(pl.lit(2**31))
-        .backward_fill(),
-        touch=pl.when(pl.col("breakpoints")).then(pl.col("bp") & (pl.col("cum") >= pl.col("min_tokens")))
-        .otherwise(pl.lit(True)),
+        **{f"next_bp{i}": pl.when(pl.col(f"bp{i}")).then(pl.col("idx")).when(pl.col("is_last")).then(pl.lit(2**31))
+           .backward_fill() for i in placements},
+        **{f"touch{i}": pl.when(pl.col("breakpoints")).then(pl.col(f"bp{i}") & (pl.col("cum") >= pl.col("min_tokens")))
+           .otherwise(pl.lit(True)) for i in placements},
     ).select(  # what the replay reads from here on: the sort below copies every row
-        "rid", "idx", "cum", "cache_key", "next_bp", "touch", "ts_us", "min_tokens", "retention_us", "breakpoints",
+        "rid", "idx", "cum", "cache_key", "ts_us", "min_tokens", "retention_us", "breakpoints",
+        *[f"{name}{i}" for name in ("next_bp", "touch") for i in placements],
     ).sort(["cache_key", "ts_us"])
     entry_start = pl.Series(_runs(rows.get_column("cache_key").to_numpy()))
     instant = np.stack([rows.get_column("cache_key").to_numpy().astype(np.int64), rows.get_column("ts_us").to_numpy()])
     instant_start = pl.Series(np.ones(rows.height, dtype=bool) if rows.height < 2 else
                               np.concatenate([[True], (instant[:, 1:] != instant[:, :-1]).any(axis=0)]))
-    rows = rows.with_columns(entry_start=entry_start, instant_start=instant_start).with_columns(
-        last_touch=pl.when(pl.col("touch")).then(pl.col("ts_us"))
-        .when(pl.col("entry_start")).then(pl.lit(NEVER)).forward_fill(),
-    ).with_columns(
-        prev_touch=pl.when(pl.col("entry_start")).then(pl.lit(NEVER)).otherwise(pl.col("last_touch").shift(1)),
-    ).with_columns(
+    rows = rows.with_columns(entry_start=entry_start, instant_start=instant_start).with_columns(**{
+        f"last_touch{i}": pl.when(pl.col(f"touch{i}")).then(pl.col("ts_us"))
+        .when(pl.col("entry_start")).then(pl.lit(NEVER)).forward_fill() for i in placements
+    }).with_columns(**{
+        f"prev_touch{i}": pl.when(pl.col("entry_start")).then(pl.lit(NEVER)).otherwise(pl.col(f"last_touch{i}").shift(1))
+        for i in placements
+    }).with_columns(**{
         # The newest touch strictly before this request: requests logged at the same instant never see each other.
-        prev_touch=pl.when(pl.col("instant_start")).then(pl.col("prev_touch")).forward_fill(),
-    )
-    alive = pl.col("ts_us") - pl.col("prev_touch") <= pl.col("retention_us")
-    reachable = ~pl.col("breakpoints") | (pl.col("next_bp") - pl.col("idx") <= ANTHROPIC_LOOKBACK_BLOCKS)
-    eligible = alive & reachable & (pl.col("cum") >= pl.col("min_tokens"))
+        f"prev_touch{i}": pl.when(pl.col("instant_start")).then(pl.col(f"prev_touch{i}")).forward_fill()
+        for i in placements
+    })
+
+    def eligible(i: int) -> pl.Expr:
+        alive = pl.col("ts_us") - pl.col(f"prev_touch{i}") <= pl.col("retention_us")
+        reachable = ~pl.col("breakpoints") | (pl.col(f"next_bp{i}") - pl.col("idx") <= ANTHROPIC_LOOKBACK_BLOCKS)
+        return alive & reachable & (pl.col("cum") >= pl.col("min_tokens"))
+
     per_request = rows.group_by("rid").agg(
-        hit=pl.col("cum").filter(eligible).max(),
-        written_to=pl.col("cum").filter(pl.col("touch") & pl.col("breakpoints")).max(),
+        *[pl.col("cum").filter(eligible(i)).max().alias(f"hit{i}") for i in placements],
+        *[pl.col("cum").filter(pl.col(f"touch{i}") & pl.col("breakpoints")).max().alias(f"written_to{i}")
+          for i in placements],
     )
-    return keyed.join(rules.select("request_id", "increment"), on="request_id") \
-        .join(per_request, on="rid", how="left").with_columns(
-            read_tokens=_whole(pl.col("hit").fill_null(0.0), pl.col("increment")),
-        ).with_columns(
-            write_tokens=pl.when(pl.col("breakpoints"))
-            .then((_whole(pl.col("written_to").fill_null(0.0), pl.lit(1)) - pl.col("read_tokens")).clip(0))
-            .otherwise(pl.lit(0, pl.Int64)),
-        ).select("request_id", "read_tokens", "write_tokens")
+    joined = keyed.join(rules.select("request_id", "increment"), on="request_id").join(per_request, on="rid", how="left")
+    out = []
+    for i in placements:
+        read = _whole(pl.col(f"hit{i}").fill_null(0.0), pl.col("increment"))
+        written = pl.when(pl.col("breakpoints")) \
+            .then((_whole(pl.col(f"written_to{i}").fill_null(0.0), pl.lit(1)) - read).clip(0)) \
+            .otherwise(pl.lit(0, pl.Int64))
+        out.append(joined.select("request_id", read_tokens=read, write_tokens=written))
+    return out
 
 
 def _full_prompt_writes(parts: pl.DataFrame, rules: pl.DataFrame, replayed: pl.DataFrame) -> pl.DataFrame:
@@ -226,14 +242,15 @@ def simulate(parts: pl.DataFrame, rules: pl.DataFrame) -> pl.DataFrame:
     explicit = rules.filter(pl.col("breakpoints"))
     frames = []
     if automatic.height:
-        replayed = _full_prompt_writes(parts, automatic, replay(parts, automatic, last_breakpoint=False))
+        replayed = _full_prompt_writes(parts, automatic, replay(parts, automatic)[0])
         frames.append(_priced(automatic, replayed, POLICY_AUTOMATIC))
     if explicit.height:
         none = explicit.select("request_id", read_tokens=pl.lit(0, pl.Int64), write_tokens=pl.lit(0, pl.Int64))
+        static, last = replay(parts, explicit, last_breakpoints=(False, True))
         options = pl.concat([
             _priced(explicit, none, POLICY_NONE),
-            _priced(explicit, replay(parts, explicit, last_breakpoint=False), POLICY_STATIC),
-            _priced(explicit, replay(parts, explicit, last_breakpoint=True), POLICY_LAST),
+            _priced(explicit, static, POLICY_STATIC),
+            _priced(explicit, last, POLICY_LAST),
         ])
         rank = {POLICY_NONE: 0, POLICY_STATIC: 1, POLICY_LAST: 2}
         best = options.group_by([*GROUP_KEYS, "policy"]).agg(cost=exact_sum(pl.col("sim_input_usd"))) \
