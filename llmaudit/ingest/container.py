@@ -61,21 +61,41 @@ def _decode_error(raw: bytes) -> str:
     return "invalid JSON"
 
 
-def detect_kind(head: bytes) -> str:
-    """Guess the container from the first bytes: jsonl, json or csv."""
+JSONL_SUFFIXES = (".jsonl", ".ndjson", ".jsonlines")
+"""Names that say one JSON value per line (also under .gz or .zst)."""
+
+
+def detect_kind(head: bytes, name: str = "") -> str:
+    """Guess the container from the first bytes (and the file's name): jsonl, json or csv.
+
+    A file starting with ``{`` is JSONL when its first line is an object on its own. When that line
+    cannot be read (cut, invalid UTF-8, longer than the head), the file is still JSONL if its name
+    says so, or if most of the head's other whole lines are objects on their own: one bad line
+    must cost one record, not the file. Otherwise it is one JSON document (pretty-printed).
+    """
     text = head.removeprefix(BOM).lstrip()
     if not text:
         return "empty"
     if text[:1] == b"[":
         return "json"
-    if text[:1] == b"{":
-        first_line = text.split(b"\n", 1)[0].strip()
-        try:
-            value = _decode(first_line)
-        except ValueError:
-            return "json"
-        return "jsonl" if isinstance(value, dict) else "json"
-    return "csv"
+    if text[:1] != b"{":
+        return "csv"
+    first_line, _, rest = text.partition(b"\n")
+    if _is_object(first_line):
+        return "jsonl"
+    stem = name.lower().removesuffix(".gz").removesuffix(".zst").removesuffix(".zstd")
+    if stem.endswith(JSONL_SUFFIXES):
+        return "jsonl"
+    lines = [line for line in rest.split(b"\n")[:-1] if line.strip()]  # the last may be cut by the head's end
+    objects = sum(1 for line in lines if _is_object(line))
+    return "jsonl" if objects and objects * 2 >= len(lines) else "json"
+
+
+def _is_object(line: bytes) -> bool:
+    try:
+        return isinstance(_decode(line), dict)
+    except ValueError:
+        return False
 
 
 def _json_items(document: Any) -> list[Any]:
@@ -193,7 +213,7 @@ def _iter_csv(source: SourceFile) -> Iterator[tuple[int, dict[str, Any] | Reject
 def sample(source: SourceFile) -> Sample:
     """Read the first records of a file for sniffing."""
     head = source.head()
-    kind = detect_kind(head)
+    kind = detect_kind(head, source.name)
     result = Sample(kind=kind)
     if kind == "csv":
         first = head.removeprefix(BOM).decode("utf-8", errors="replace").splitlines()[:1]

@@ -705,6 +705,18 @@ def overlapping_exports(seed: Seed, folder: Path) -> Case:
     return Case([a, b], Expect(requests=3, rejected=0, duplicates=duplicates))
 
 
+@case("bad_first_line", "JSONL whose first record is cut short and whose name says nothing (.log): still read "
+      "as JSONL, that record rejected on its line, the records after it kept")
+def bad_first_line(seed: Seed, folder: Path) -> Case:
+    count = COPIES + 1
+    data, starts = serialise(seed, copies(seed, count=count))
+    first, second = starts[0], starts[1]
+    cut = data[:first] + data[first:first + (second - first) // 2] + b"\n" + data[second:]
+    path = _write(folder, file_name(seed, "bad_first").removesuffix(".jsonl") + ".log", cut)
+    return Case([path], Expect(requests=count - 1, rejected=1, reject_lines=(record_line(seed, 1),),
+                               reason_contains=("invalid json", "truncated")))
+
+
 CUT_BYTES = 12
 """Bytes cut off the end of a compressed file: its trailer and some data."""
 
@@ -755,6 +767,8 @@ def applicable(variant: Variant, name: str) -> bool:
         return variant.cost is not None
     if name == "huge_line":
         return variant.huge
+    if name == "bad_first_line":
+        return variant.container == "jsonl"
     return True
 
 
