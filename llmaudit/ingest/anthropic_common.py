@@ -159,7 +159,8 @@ def apply_usage(record: RequestRecord, usage: Any) -> None:
     written = five + hour if written is None else written
     if hour > written:
         raise BadValue(f"ephemeral_1h_input_tokens {hour} exceed cache_creation_input_tokens {written}")
-    output = to_int(usage.get("output_tokens"), "usage.output_tokens") or 0
+    output = to_int(usage.get("output_tokens"), "usage.output_tokens", required=True)
+    assert output is not None
     thinking = to_int(get_path(usage, "output_tokens_details", "thinking_tokens"), "thinking_tokens") or 0
     if thinking > output:
         raise BadValue(f"thinking_tokens {thinking} exceed output_tokens {output}")

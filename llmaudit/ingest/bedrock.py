@@ -249,7 +249,10 @@ def apply_tokens(record: RequestRecord, log: dict[str, Any], usage: Any) -> None
         if hour > write:
             raise BadValue(f"ephemeral_1h_input_tokens {hour} exceed cacheWriteInputTokenCount {write}")
         record.cache_write_1h_tokens = hour
-    record.output_tokens = to_int(get_path(log, "output", "outputTokenCount"), "output.outputTokenCount") or 0
+    # A failed call may log what it read and no output; a successful one without an output count cannot be priced.
+    output = to_int(get_path(log, "output", "outputTokenCount"), "output.outputTokenCount",
+                    required=record.status != "error")
+    record.output_tokens = output or 0
 
 
 def invocation_record(line: int, log: dict[str, Any]) -> RequestRecord:

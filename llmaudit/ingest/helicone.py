@@ -102,6 +102,8 @@ def column_usage(record: RequestRecord, raw: dict[str, Any], anthropic: bool) ->
     completion = to_int(raw.get("completion_tokens"), "completion_tokens")
     if prompt is None and completion is None and record.status != "error":
         raise BadValue(MISSING_TOKENS)  # a failed call may carry no counts: it read and wrote nothing
+    if completion is None and record.status != "error":
+        raise BadValue("missing completion_tokens: cannot price the output")
     prompt = prompt or 0
     completion = completion or 0
     read = to_int(raw.get("prompt_cache_read_tokens"), "prompt_cache_read_tokens") or 0

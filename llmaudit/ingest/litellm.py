@@ -94,7 +94,11 @@ def apply_litellm_usage(record: RequestRecord, prompt: Any, completion: Any, usa
     prompt_tokens = to_int(first(prompt, usage.get("prompt_tokens")), "prompt_tokens")
     if prompt_tokens is None:
         raise BadValue(MISSING_TOKENS)
-    completion_tokens = to_int(first(completion, usage.get("completion_tokens")), "completion_tokens") or 0
+    completion_tokens = to_int(first(completion, usage.get("completion_tokens")), "completion_tokens")
+    if completion_tokens is None:
+        if record.status != "error":  # a failure may log what it read and no output
+            raise BadValue("missing completion_tokens: cannot price the output")
+        completion_tokens = 0
     details = _object(usage.get("prompt_tokens_details"))
     read = max(
         to_int(usage.get("cache_read_input_tokens"), "cache_read_input_tokens") or 0,

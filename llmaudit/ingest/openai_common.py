@@ -85,6 +85,8 @@ def apply_chat_usage(record: RequestRecord, usage: Any) -> None:
         raise BadValue("usage is missing or not an object")
     prompt = to_int(first(usage.get("prompt_tokens"), usage.get("input_tokens")), "prompt_tokens", required=True)
     completion = to_int(first(usage.get("completion_tokens"), usage.get("output_tokens")), "completion_tokens")
+    if completion is None:
+        completion = _completion_from_total(usage, prompt)
     details = first(usage.get("prompt_tokens_details"), usage.get("input_tokens_details")) or {}
     out_details = first(usage.get("completion_tokens_details"), usage.get("output_tokens_details")) or {}
     cached = to_int(get_path(details, "cached_tokens"), "cached_tokens") or 0
@@ -93,13 +95,24 @@ def apply_chat_usage(record: RequestRecord, usage: Any) -> None:
     assert prompt is not None
     if cached + written > prompt:
         raise BadValue(f"cached_tokens {cached} exceed prompt_tokens {prompt}")
-    if completion is not None and reasoning > completion:
+    if reasoning > completion:
         raise BadValue(f"reasoning_tokens {reasoning} exceed completion_tokens {completion}")
     record.input_tokens = prompt
     record.cache_read_tokens = cached
     record.cache_write_tokens = written
-    record.output_tokens = completion if completion is not None else 0
+    record.output_tokens = completion
     record.reasoning_tokens = reasoning
+
+
+def _completion_from_total(usage: dict[str, Any], prompt: int | None) -> int:
+    """The output count of a usage object that lacks completion_tokens: total_tokens less the prompt (an
+    embeddings response logs prompt and total alone). Without either, the output cannot be priced."""
+    total = to_int(usage.get("total_tokens"), "total_tokens")
+    if total is None or prompt is None:
+        raise BadValue("missing completion_tokens: cannot price the output")
+    if total < prompt:
+        raise BadValue(f"total_tokens {total} is less than prompt_tokens {prompt}")
+    return total - prompt
 
 
 def apply_chat_response(record: RequestRecord, body: Any) -> None:
