@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import operator
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +16,7 @@ import numpy as np
 import polars as pl
 
 from llmaudit.ingest.records import Message, RequestRecord
+from llmaudit.redaction import redact_key
 from llmaudit.spill import mapped
 
 REQUEST_SCHEMA: dict[str, Any] = {
@@ -85,40 +85,9 @@ CHUNK_ROWS = 50_000
 DIGEST_MEMO_CHARS = 32_000_000
 """Text remembered with its hash per builder (forgotten all at once beyond this)."""
 
-SECRET_PATTERN = re.compile(
-    r"\b(?:sk-[A-Za-z0-9_\-]{8,}"  # OpenAI and Anthropic (sk-proj-, sk-ant-api03-...)
-    r"|[rs]k_(?:live|test)_[A-Za-z0-9]{10,}"  # Stripe
-    r"|(?:AKIA|ASIA)[0-9A-Z]{16}"  # AWS access key ids
-    r"|AIza[0-9A-Za-z_\-]{20,}"  # Google API keys
-    r"|gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}"  # GitHub tokens
-    r"|xox[abposr]-[A-Za-z0-9\-]{10,}"  # Slack tokens
-    r"|hf_[A-Za-z0-9]{30,}"  # Hugging Face tokens
-    r"|eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]*)"  # JWTs
-    r"|Bearer\s+(?=[^\s]*[0-9._~+/=\-])[A-Za-z0-9+/=._\-~]{8,}"  # bearer tokens, not the word in prose
-    r"|Authorization:\s*(?:(?:Basic|Bearer|Token)\s+)?\S+"  # any HTTP authorization header value
-    r"|-----BEGIN [A-Z ]*PRIVATE KEY-----(?:.*?-----END [A-Z ]*PRIVATE KEY-----|.*)",  # the key too, to its end
-    re.DOTALL,
-)
-"""Secrets that leak into logs (API keys, tokens, private keys); rendered text shows them as [redacted]."""
-
-
 def text_hash(text: str) -> str:
     """Stable 128-bit content address of a text."""
     return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
-
-
-def redact_text(text: str) -> str:
-    """Log text with every secret in it (`SECRET_PATTERN`) shown as [redacted]: what every output writes."""
-    return SECRET_PATTERN.sub("[redacted]", text)
-
-
-def redact_key(value: str | None) -> str | None:
-    """Keep key identifiers, never secrets: a raw API key becomes a short hash of itself."""
-    if value is None:
-        return None
-    if SECRET_PATTERN.search(value):
-        return "key-" + text_hash(value)[:12]
-    return value
 
 
 def assign_components(messages: list[Message]) -> list[str]:

@@ -8,10 +8,10 @@ from pathlib import Path
 from jinja2 import Environment, FunctionLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
+from llmaudit.redaction import redact_text
 from llmaudit.report.json import to_dict
 from llmaudit.report.terminal import usd
 from llmaudit.result import AuditResult, BreakdownRow
-from llmaudit.table import redact_text
 
 TEMPLATE = "report.html.j2"
 BAR_WIDTH = 360

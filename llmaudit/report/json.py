@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from llmaudit.redaction import redact_text
 from llmaudit.result import AuditResult
-from llmaudit.table import redact_text
 
 BREAKDOWN_KEYS = {"by_model": "model", "by_feature": "feature", "by_user": "user", "by_day": "day", "by_team": "team"}
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from llmaudit.redaction import redact_text
 from llmaudit.report.terminal import usd
 from llmaudit.result import AuditResult
-from llmaudit.table import redact_text
 
 MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]()|~!#])")
 HTML_SPECIAL = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}

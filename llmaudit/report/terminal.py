@@ -8,8 +8,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from llmaudit.redaction import redact_text
 from llmaudit.result import AuditResult, BreakdownRow
-from llmaudit.table import redact_text
 
 MAX_ROWS = 10
 MAX_REJECTS_SHOWN = 10

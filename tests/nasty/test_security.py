@@ -18,7 +18,7 @@ import pytest
 from typer.testing import CliRunner
 
 from llmaudit.cli import app
-from llmaudit.table import SECRET_PATTERN, redact_key
+from llmaudit.redaction import SECRET_PATTERN, redact_key
 from tests.nasty import corpus
 
 SECRETS = {
@@ -37,6 +37,11 @@ SECRETS = {
                    "-----END RSA PRIVATE KEY-----",
     "basic_auth": "Authorization: Basic dXNlcjpwYXNzd29yZA==",
     "auth_header": "Authorization: Bearer abc.def.ghi-short",
+    "auth_lowercase": "authorization: basic dXNlcjpzM2NyZXRwYXNzd29yZA==",
+    "auth_as_json": '{"Authorization": "Basic YWRtaW46aHVudGVyMjIyMg=="}',
+    "bearer_letters_only": "bearer abcdefghijklmnopqrstuvwxyzSECRETletters",
+    "key_after_a_word": "key_sk-proj-Qwe123rty456UIO789pas012DFG345hjk",
+    "azure_api_key_header": "api-key: 5f0c2a9e7b1d4c3e8a6f9b2d1e0c7a4b",
 }
 MARKUP = {
     "script": "<script>alert(1)</script>",
@@ -287,3 +292,15 @@ def test_paths_in_logs_are_never_opened(tmp_path: Path, monkeypatch: pytest.Monk
     assert attempts == []
     data = json.loads((out / "audit.json").read_text())
     assert data["ingest"]["requests"] == 5
+
+
+def test_error_lines_never_show_a_secret(tmp_path: Path) -> None:
+    """The one-line error of an unreadable file quotes what it saw: a key in its header or its name is redacted."""
+    settings = tmp_path / "settings.txt"
+    settings.write_text(f"OPENAI_API_KEY={SECRETS['openai']}\nDEBUG=1\n")
+    named = tmp_path / f"export-{SECRETS['openai']}.csv"
+    named.write_text("a,b\n1,2\n")
+    for path in (settings, named):
+        result = CliRunner().invoke(app, ["analyze", str(path), "--db", ":memory:"], env={"COLUMNS": "1000"})
+        assert result.exit_code == 2, result.output
+        assert "[redacted]" in result.output and _secret_leaks(result.output) == [], result.output

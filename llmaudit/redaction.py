@@ -1,0 +1,48 @@
+"""Secrets in log text (API keys, tokens, authorization headers, private keys): found, and never shown.
+
+Every output (terminal, JSON, Markdown, HTML, error lines) passes log text through `redact_text`;
+`redact_key` keeps an API key's identity as a short hash of itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+SECRET_PATTERN = re.compile(
+    r"(?<![A-Za-z0-9])(?:sk-[A-Za-z0-9_\-]{8,}"  # OpenAI and Anthropic (sk-proj-, sk-ant-api03-...), also after key_
+    r"|[rs]k_(?:live|test)_[A-Za-z0-9]{10,}"  # Stripe
+    r"|(?:AKIA|ASIA)[0-9A-Z]{16}"  # AWS access key ids
+    r"|AIza[0-9A-Za-z_\-]{20,}"  # Google API keys
+    r"|gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}"  # GitHub tokens
+    r"|xox[abposr]-[A-Za-z0-9\-]{10,}"  # Slack tokens
+    r"|hf_[A-Za-z0-9]{30,}"  # Hugging Face tokens
+    r"|eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]*)"  # JWTs
+    # Bearer tokens, in any case; not the word in prose: a digit or punctuation in it, or 20 letters and more.
+    r"|(?i:bearer)\s+(?:(?=[^\s]*[0-9._~+/=\-])[A-Za-z0-9+/=._\-~]{8,}|[A-Za-z]{20,})"
+    # Any HTTP authorization or API key header's value, in any case, as a header line or as JSON.
+    r"|(?i:(?:proxy-)?authorization|x-api-key|api-key|x-goog-api-key)[\"']?\s*[:=]\s*[\"']?"
+    r"(?:(?i:basic|bearer|token)\s+)?[^\s\"',}]{4,}"
+    r"|-----BEGIN [A-Z ]*PRIVATE KEY-----(?:.*?-----END [A-Z ]*PRIVATE KEY-----|.*)",  # the key too, to its end
+    re.DOTALL,
+)
+"""Secrets that leak into logs (API keys, tokens, private keys); rendered text shows them as [redacted]."""
+
+
+def redact_text(text: str) -> str:
+    """Log text with every secret in it (`SECRET_PATTERN`) shown as [redacted]: what every output writes."""
+    return SECRET_PATTERN.sub("[redacted]", text)
+
+
+def redact_key(value: str | None) -> str | None:
+    """Keep key identifiers, never secrets: a raw API key becomes a short hash of itself."""
+    if value is None:
+        return None
+    if SECRET_PATTERN.search(value):
+        return "key-" + _short_hash(value)
+    return value
+
+
+def _short_hash(value: str) -> str:
+    """12 hex digits of the value's 128-bit hash (the same digits as the first of its `table.text_hash`)."""
+    return hashlib.blake2b(value.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()[:12]
