@@ -18,7 +18,7 @@ from rich.markup import escape
 from llmaudit import __version__
 from llmaudit.config import AuditConfig, keys_from_settings, load_toml_settings
 from llmaudit.errors import ConfigError, LlmAuditError
-from llmaudit.redaction import redact_text
+from llmaudit.redaction import inert_text
 
 app = typer.Typer(
     add_completion=False,
@@ -148,7 +148,7 @@ def _guarded(run: object, err: Console) -> int:
         return int(run())
     except LlmAuditError as exc:
         # One line whatever the terminal width: the message names the file, and scripts grep for it.
-        err.print(f"[red]error:[/red] {escape(redact_text(str(exc)))}", highlight=False, markup=True, soft_wrap=True)
+        err.print(f"[red]error:[/red] {escape(inert_text(str(exc)))}", highlight=False, markup=True, soft_wrap=True)
         return exc.exit_code
     except KeyboardInterrupt:
         err.print("interrupted")
@@ -157,7 +157,7 @@ def _guarded(run: object, err: Console) -> int:
         if os.environ.get("LLMAUDIT_DEBUG"):
             raise
         err.print(
-            f"[red]internal error:[/red] {type(exc).__name__}: {escape(redact_text(str(exc)))}\n"
+            f"[red]internal error:[/red] {type(exc).__name__}: {escape(inert_text(str(exc)))}\n"
             "This is a bug in llmaudit; rerun with LLMAUDIT_DEBUG=1 for the traceback and report it."
         )
         return INTERNAL_ERROR

@@ -1,7 +1,9 @@
-"""Secrets in log text (API keys, tokens, authorization headers, private keys): found, and never shown.
+"""What the outputs may show of log text: never a secret, never a control character.
 
-Every output (terminal, JSON, Markdown, HTML, error lines) passes log text through `redact_text`;
-`redact_key` keeps an API key's identity as a short hash of itself.
+Every output (terminal, JSON, Markdown, HTML, error lines) passes log text through `redact_text`
+(API keys, tokens, authorization headers, private keys); the terminal and Markdown also through
+`inert_text`, so a log cannot clear a screen, hide text or plant a link. `redact_key` keeps an API
+key's identity as a short hash of itself.
 """
 
 from __future__ import annotations
@@ -32,6 +34,19 @@ SECRET_PATTERN = re.compile(
 def redact_text(text: str) -> str:
     """Log text with every secret in it (`SECRET_PATTERN`) shown as [redacted]: what every output writes."""
     return SECRET_PATTERN.sub("[redacted]", text)
+
+
+CONTROL_ESCAPES = {
+    code: f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+    for code in [*range(0x20), *range(0x7F, 0xA0), 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
+    if code != 0x09
+}
+"""C0 and C1 controls (ESC starts terminal sequences) and the bidirectional overrides, tab aside, as escapes."""
+
+
+def inert_text(text: str) -> str:
+    """Log text for a terminal or a text file: secrets redacted, control characters shown as escapes (\\x1b)."""
+    return redact_text(text).translate(CONTROL_ESCAPES)
 
 
 def redact_key(value: str | None) -> str | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from llmaudit.redaction import redact_text
+from llmaudit.redaction import inert_text
 from llmaudit.report.terminal import usd
 from llmaudit.result import AuditResult
 
@@ -15,11 +15,12 @@ MAX_ROWS = 8
 
 
 def md_escape(text: str) -> str:
-    """Log text made inert in Markdown: secrets masked, markup and HTML characters escaped, one line."""
-    text = redact_text(str(text))
+    """Log text made inert in Markdown: secrets masked, control characters, markup and HTML characters escaped,
+    one line."""
+    text = inert_text(" ".join(str(text).split()))
     # HTML as entities, not backslashes: every Markdown renderer shows them as text, and the
     # file itself then holds no tag at all.
-    text = "".join(HTML_SPECIAL.get(char, char) for char in " ".join(text.split()))
+    text = "".join(HTML_SPECIAL.get(char, char) for char in text)
     return MARKDOWN_SPECIAL.sub(r"\\\1", text)
 
 

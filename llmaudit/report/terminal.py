@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from llmaudit.redaction import redact_text
+from llmaudit.redaction import inert_text
 from llmaudit.result import AuditResult, BreakdownRow
 
 MAX_ROWS = 10
@@ -27,8 +27,8 @@ def usd(value: float | None) -> str:
 
 
 def safe(text: str) -> str:
-    """Log text for the terminal: secrets masked, rich markup escaped."""
-    return escape(redact_text(text))
+    """Log text for the terminal: secrets masked, control characters escaped, rich markup escaped."""
+    return escape(inert_text(text))
 
 
 def _breakdown_table(title: str, rows: list[BreakdownRow], label: str) -> Table:

@@ -48,6 +48,7 @@ MARKUP = {
     "code_break": "</code><img src=x onerror=alert(2)>",
     "md_link": "[click me](https://evil.example/steal)",
     "md_image": "![x](https://evil.example/pixel.png)",
+    "terminal_escape": "\x1b[2J\x1b[8mhidden\x1b]8;;https://evil.example\x1b\\click\x1b]8;;\x1b\\\u202e",
 }
 RICH_MARKUP = "[bold red]pwned[/]"
 
@@ -63,15 +64,16 @@ def _chat_records() -> list[dict[str, Any]]:
         record["request"]["messages"][0]["content"] = system
         record["request"]["messages"][1]["content"] = (
             f"My token is {SECRETS['bearer']} {MARKUP['md_link']} {SECRETS['github']} {SECRETS['slack']} "
-            f"{SECRETS['basic_auth']} {SECRETS['auth_header']}"
+            f"{SECRETS['basic_auth']} {SECRETS['auth_header']} {SECRETS['auth_lowercase']} {SECRETS['auth_as_json']} "
+            f"{SECRETS['bearer_letters_only']} {SECRETS['key_after_a_word']} {SECRETS['azure_api_key_header']}"
         )
-        record["feature"] = f"support{MARKUP['script']}{MARKUP['md_link']}{SECRETS['google']}"
+        record["feature"] = f"support{MARKUP['script']}{MARKUP['md_link']}{SECRETS['google']}{MARKUP['terminal_escape']}"
         record["user"] = f"{RICH_MARKUP} {SECRETS['jwt']}"
         record["metadata"]["team"] = f"{MARKUP['code_break']} {SECRETS['huggingface']}"
         if number >= 3:
             # An unknown model: listed by name in every output.
             record["request"]["model"] = record["response"]["model"] = (
-                f"acme{MARKUP['md_image']}{MARKUP['script']}{SECRETS['github_pat']}"
+                f"acme{MARKUP['md_image']}{MARKUP['script']}{SECRETS['github_pat']}{MARKUP['terminal_escape']}"
             )
         records.append(record)
     failed = seed.copy_of(5)
@@ -152,6 +154,14 @@ def test_log_markup_is_escaped_in_markdown(hostile_run: dict[str, Any]) -> None:
         assert MARKUP[name] not in markdown, name
     assert "](https://evil.example" not in markdown
     assert "<img" not in markdown and "<script" not in markdown
+
+
+@pytest.mark.parametrize("output", ["terminal", "markdown"])
+def test_log_control_characters_never_reach_a_terminal(hostile_run: dict[str, Any], output: str) -> None:
+    """ESC (screen clearing, hidden text, hyperlinks) and bidi overrides in log text are shown as escapes."""
+    text = hostile_run[output]
+    assert "\x1b" not in text and "\u202e" not in text
+    assert "x1b" in text, "the log text is shown, escaped"
 
 
 def test_log_markup_is_literal_in_the_terminal(hostile_run: dict[str, Any]) -> None:
