@@ -115,6 +115,10 @@ def _ingest(config: AuditConfig, store: Store, on_progress: Progress | None) -> 
     with tempfile.TemporaryDirectory(prefix="llmaudit-texts-", ignore_cleanup_errors=True) as spill_dir:
         builder = TableBuilder(config.feature_keys, config.user_keys, config.team_keys, spill_dir=spill_dir)
         report = ingest_files(files, builder, forced_reader(config), on_progress)
+        if not report.files and report.unrecognised_files:
+            first = report.unrecognised_files[0]
+            raise InputError(f"no log was read: none of the {len(report.unrecognised_files):,} input files is a log"
+                             f" of a known format ({first.reason})")
         requests = builder.requests_frame() if report.requests else empty_requests()
         messages, texts = builder.messages_frame(), builder.texts_frame()
     del builder

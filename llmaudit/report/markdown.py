@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from llmaudit.redaction import inert_text
-from llmaudit.report.terminal import usd
+from llmaudit.report.terminal import row_cost, usd
 from llmaudit.result import AuditResult
 
 MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]()|~!#])")
@@ -38,7 +38,7 @@ def render_markdown(result: AuditResult) -> str:
         "|---|---:|---:|---:|",
     ]
     for row in result.by_model[:MAX_ROWS]:
-        lines.append(f"| {md_escape(row.key)} | {row.requests:,} | {usd(row.cost_usd)} | {row.share:.1%} |")
+        lines.append(f"| {md_escape(row.key)} | {row.requests:,} | {row_cost(row)} | {row.share:.1%} |")
     levers = [lever for lever in result.levers if not lever.skipped_reason]
     if levers:
         lines += ["", "| lever (alone) | per month | requests | confidence |", "|---|---:|---:|---|"]
@@ -54,6 +54,11 @@ def render_markdown(result: AuditResult) -> str:
         lines += ["", f"⚠️ {s.failed_requests:,} failed requests ({usd(s.failed_cost_usd)} billed)"]
     if ing.rejected:
         lines += ["", f"⚠️ {ing.rejected:,} records rejected and not in the totals (file, line and reason in audit.json)"]
+    if ing.unrecognised_files:
+        names = ", ".join(md_escape(Path(u.file).name) for u in ing.unrecognised_files[:MAX_ROWS])
+        more = f" and {len(ing.unrecognised_files) - MAX_ROWS:,} more" if len(ing.unrecognised_files) > MAX_ROWS else ""
+        lines += ["", f"⚠️ {len(ing.unrecognised_files):,} files not read (not a known log format, not in the totals):"
+                      f" {names}{more}"]
     lines += ["", f"<sub>{ing.records_read:,} records read = {ing.requests:,} analysed + {ing.duplicates:,} duplicates"
                   f" + {ing.rejected:,} rejected</sub>", ""]
     return "\n".join(lines)

@@ -31,6 +31,15 @@ def safe(text: str) -> str:
     return escape(inert_text(text))
 
 
+def row_cost(row: BreakdownRow) -> str:
+    """A breakdown row's cost, saying when some or all of its requests could not be priced (never a bare $0)."""
+    if row.unpriced_requests and row.unpriced_requests == row.requests:
+        return "not priced"
+    if row.unpriced_requests:
+        return f"{usd(row.cost_usd)} + {row.unpriced_requests:,} not priced"
+    return usd(row.cost_usd)
+
+
 def _breakdown_table(title: str, rows: list[BreakdownRow], label: str) -> Table:
     table = Table(title=title, title_justify="left", expand=False)
     table.add_column(label)
@@ -41,7 +50,7 @@ def _breakdown_table(title: str, rows: list[BreakdownRow], label: str) -> Table:
         name = safe(row.key)
         if row.detail.get("price_model") and row.detail["price_model"] != row.key:
             name += f" [dim]→ {safe(row.detail['price_model'])}[/dim]"
-        cost = "[red]not priced[/red]" if row.unpriced_requests == row.requests else usd(row.cost_usd)
+        cost = row_cost(row).replace("not priced", "[red]not priced[/red]")
         table.add_row(name, f"{row.requests:,}", cost, f"{row.share:.1%}")
     if len(rows) > MAX_ROWS:
         table.add_row(f"[dim]… {len(rows) - MAX_ROWS} more[/dim]", "", "", "")

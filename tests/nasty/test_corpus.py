@@ -113,6 +113,32 @@ def test_unreadable_files_in_a_directory_are_listed_not_fatal(tmp_path: Path) ->
 
 
 @pytest.mark.usefixtures("fast_levers")
+def test_unread_files_are_named_in_the_html_and_the_markdown(tmp_path: Path) -> None:
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    (folder / "people.csv").write_text("name,age\nada,36\n")
+    (folder / "picture.png").write_bytes(bytes(range(256)))
+    corpus.build_case(corpus.VARIANTS_BY_NAME["openai_chat"], "clean", folder)
+    html, markdown = tmp_path / "r.html", tmp_path / "s.md"
+    run = invoke_cli([str(folder), "--html", str(html), "--md", str(markdown)], tmp_path / "audit.json")
+    assert run.exit_code == 0, run.output
+    for text in (html.read_text(encoding="utf-8"), markdown.read_text(encoding="utf-8")):
+        assert "people.csv" in text and "picture.png" in text
+
+
+@pytest.mark.usefixtures("fast_levers")
+def test_a_directory_with_no_readable_log_is_an_error(tmp_path: Path) -> None:
+    """Files found, none a log: exit 2 naming why, not an audit of nothing that looks like $0 spent."""
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    (folder / "empty.jsonl").write_bytes(b"")
+    (folder / "picture.png").write_bytes(bytes(range(256)))
+    run = invoke_cli([str(folder)], tmp_path / "audit.json")
+    assert run.exit_code == 2 and run.audit is None, run.output
+    assert "no log was read" in run.output and "Traceback" not in run.output
+
+
+@pytest.mark.usefixtures("fast_levers")
 @pytest.mark.parametrize("variant", [v for v in corpus.VARIANTS if v.container == "csv"], ids=lambda v: v.name)
 def test_csv_header_only(variant: corpus.Variant, tmp_path: Path) -> None:
     """A CSV export of an empty period (its header alone) is a valid file with no requests.
