@@ -14,7 +14,7 @@ from typing import Any
 from llmaudit.ingest.anthropic_common import PROVIDER, apply_error, apply_message, apply_request
 from llmaudit.ingest.coerce import SHAPE_ERRORS, BadValue, to_str, to_ts
 from llmaudit.ingest.container import Sample
-from llmaudit.ingest.interface import RawRecords, Reader
+from llmaudit.ingest.interface import RawRecords, Reader, share_confidence
 from llmaudit.ingest.records import Parsed, Rejection, RequestRecord
 
 RESULT_TYPES = frozenset({"succeeded", "errored", "canceled", "expired"})
@@ -90,7 +90,7 @@ class AnthropicBatchReader(Reader):
         if sample.kind not in self.containers or not sample.records:
             return 0
         hits = sum(1 for r in sample.records if is_batch_request(r) or is_batch_result(r))
-        return 95 if hits == len(sample.records) else (60 if hits * 2 > len(sample.records) else 0)
+        return share_confidence(hits, len(sample.records), 95)
 
     def parse(self, records: RawRecords) -> Iterator[Parsed]:
         for line, raw in records:

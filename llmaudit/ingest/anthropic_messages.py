@@ -25,7 +25,7 @@ from llmaudit.ingest.anthropic_common import (
 )
 from llmaudit.ingest.coerce import SHAPE_ERRORS, BadValue, first, flat_metadata, to_float, to_str, to_ts
 from llmaudit.ingest.container import Sample
-from llmaudit.ingest.interface import RawRecords, Reader
+from llmaudit.ingest.interface import RawRecords, Reader, share_confidence
 from llmaudit.ingest.records import Parsed, Rejection, RequestRecord
 
 REQUEST_KEYS = ("request", "request_body")
@@ -130,9 +130,7 @@ class AnthropicMessagesReader(Reader):
         if sample.kind not in self.containers or not sample.records:
             return 0
         hits = sum(1 for record in sample.records if is_messages_record(record))
-        if hits == len(sample.records):
-            return 95
-        return 60 if hits * 2 > len(sample.records) else 0
+        return share_confidence(hits, len(sample.records), 95)
 
     def parse(self, records: RawRecords) -> Iterator[Parsed]:
         for line, raw in records:

@@ -29,7 +29,7 @@ from llmaudit.ingest.coerce import (
     to_ts,
 )
 from llmaudit.ingest.container import Sample
-from llmaudit.ingest.interface import RawRecords, Reader
+from llmaudit.ingest.interface import RawRecords, Reader, share_confidence
 from llmaudit.ingest.records import Message, Parsed, Rejection, RequestRecord
 
 SCHEMA_TYPE = "ModelInvocationLog"
@@ -322,9 +322,7 @@ class BedrockReader(Reader):
         if sample.kind not in self.containers or not sample.records:
             return 0
         hits = sum(1 for record in sample.records if _names_invocation(record))
-        if hits == len(sample.records):
-            return 98
-        return 60 if hits * 2 > len(sample.records) else 0
+        return share_confidence(hits, len(sample.records), 98)
 
     def parse(self, records: RawRecords) -> Iterator[Parsed]:
         for line, raw in records:

@@ -20,7 +20,7 @@ from typing import Any
 from llmaudit.ingest.anthropic_common import PROVIDER, apply_usage, finish_reason
 from llmaudit.ingest.coerce import SHAPE_ERRORS, BadValue, content_parts, to_str, to_ts
 from llmaudit.ingest.container import Sample
-from llmaudit.ingest.interface import RawRecords, Reader
+from llmaudit.ingest.interface import PARTIAL_CONFIDENCE, RawRecords, Reader
 from llmaudit.ingest.records import Message, Parsed, Rejection, RequestRecord, Skipped
 
 SYNTHETIC_MODEL = "<synthetic>"
@@ -192,7 +192,7 @@ class ClaudeCodeReader(Reader):
         if hits == len(sample.records):
             # A resumed session can open with many summary lines, which carry no session id.
             return 95 if any("sessionId" in record for record in sample.records) else 70
-        return 60 if hits * 2 > len(sample.records) and any("requestId" in r for r in sample.records) else 0
+        return PARTIAL_CONFIDENCE if hits * 2 >= len(sample.records) and any("requestId" in r for r in sample.records) else 0
 
     def parse(self, records: RawRecords) -> Iterator[Parsed]:
         transcript = _Transcript()

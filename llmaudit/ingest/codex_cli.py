@@ -27,7 +27,7 @@ from llmaudit.ingest.coerce import (
     to_ts,
 )
 from llmaudit.ingest.container import Sample
-from llmaudit.ingest.interface import RawRecords, Reader
+from llmaudit.ingest.interface import RawRecords, Reader, share_confidence
 from llmaudit.ingest.records import Message, Parsed, Rejection, RequestRecord, Skipped
 
 LINE_TYPES = frozenset({"session_meta", "turn_context", "response_item", "event_msg", "compacted"})
@@ -217,9 +217,7 @@ class CodexCliReader(Reader):
         if sample.kind != "jsonl" or not sample.records:
             return 0
         hits = sum(1 for record in sample.records if is_rollout_line(record))
-        if hits == len(sample.records):
-            return 95
-        return 60 if hits * 2 > len(sample.records) else 0
+        return share_confidence(hits, len(sample.records), 95)
 
     def parse(self, records: RawRecords) -> Iterator[Parsed]:
         session = _Session()

@@ -100,11 +100,14 @@ def to_float(value: Any, field: str) -> float | None:
     return float(value)
 
 
-def to_cost(value: Any, field: str) -> float | None:
-    """A logged cost in USD: a finite number no larger than `MAX_COST_USD` either way."""
+def to_cost(value: Any, field: str, *, credits: bool = False) -> float | None:
+    """A logged cost in USD: a finite number no larger than `MAX_COST_USD` either way, and not negative
+    unless ``credits`` (a billing export's line items may refund; a request's own cost never does)."""
     cost = to_float(value, field)
     if cost is not None and abs(cost) > MAX_COST_USD:
         raise BadValue(f"{field} is implausibly large: {cost!r} USD")
+    if cost is not None and cost < 0 and not credits:
+        raise BadValue(f"{field} is negative: {cost!r} USD")
     return cost
 
 

@@ -30,7 +30,7 @@ from llmaudit.ingest.coerce import (
     to_ts,
 )
 from llmaudit.ingest.container import Sample
-from llmaudit.ingest.interface import RawRecords, Reader
+from llmaudit.ingest.interface import RawRecords, Reader, share_confidence
 from llmaudit.ingest.records import Message, Parsed, Rejection, RequestRecord
 
 ROLES = {"model": "assistant", "user": "user", "function": "tool", "tool": "tool", "system": "system"}
@@ -300,9 +300,7 @@ class GeminiReader(Reader):
         if sample.kind not in self.containers or not sample.records:
             return 0
         hits = sum(1 for record in sample.records if is_gemini_record(record))
-        if hits == len(sample.records):
-            return 95
-        return 60 if hits * 2 > len(sample.records) else 0
+        return share_confidence(hits, len(sample.records), 95)
 
     def parse(self, records: RawRecords) -> Iterator[Parsed]:
         for line, raw in records:

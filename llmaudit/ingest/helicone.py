@@ -37,7 +37,7 @@ from llmaudit.ingest.coerce import (
 )
 from llmaudit.ingest.container import Sample
 from llmaudit.ingest.gateway_common import apply_chat_output, decode_json_text, is_chat_completion
-from llmaudit.ingest.interface import RawRecords, Reader
+from llmaudit.ingest.interface import RawRecords, Reader, share_confidence
 from llmaudit.ingest.openai_common import apply_chat_request, apply_chat_usage
 from llmaudit.ingest.records import Parsed, Rejection, RequestRecord
 
@@ -184,9 +184,7 @@ class HeliconeReader(Reader):
         if not sample.records:
             return 0
         hits = sum(1 for record in sample.records if is_helicone_row(record))
-        if hits == len(sample.records):
-            return 90
-        return 60 if hits * 2 > len(sample.records) else 0
+        return share_confidence(hits, len(sample.records), 90)
 
     def parse(self, records: RawRecords) -> Iterator[Parsed]:
         for line, raw in records:

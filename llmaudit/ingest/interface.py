@@ -15,6 +15,16 @@ from llmaudit.ingest.container import Sample
 from llmaudit.ingest.records import Parsed
 
 RawRecords = Iterator[tuple[int, dict[str, Any]]]
+PARTIAL_CONFIDENCE = 60
+
+
+def share_confidence(hits: int, sampled: int, full: int) -> int:
+    """A sniff's confidence from how many sampled records look like the format: ``full`` when all do;
+    `PARTIAL_CONFIDENCE` when at least half do (the others are bad records of the same file, each rejected
+    with its reason when read: two records, one broken, must not hide the good one); 0 below half."""
+    if sampled and hits == sampled:
+        return full
+    return PARTIAL_CONFIDENCE if hits and hits * 2 >= sampled else 0
 
 
 class Reader(ABC):

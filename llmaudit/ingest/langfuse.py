@@ -38,7 +38,7 @@ from llmaudit.ingest.coerce import (
 )
 from llmaudit.ingest.container import Sample
 from llmaudit.ingest.gateway_common import decode_json_text, ms_between
-from llmaudit.ingest.interface import RawRecords, Reader
+from llmaudit.ingest.interface import RawRecords, Reader, share_confidence
 from llmaudit.ingest.openai_common import chat_messages, tool_schemas
 from llmaudit.ingest.records import Message, Parsed, Rejection, RequestRecord, Skipped
 
@@ -275,9 +275,7 @@ class LangfuseReader(Reader):
         if not sample.records:
             return 0
         hits = sum(1 for record in sample.records if is_observation(record))
-        if hits == len(sample.records):
-            return 90
-        return 60 if hits * 2 > len(sample.records) else 0
+        return share_confidence(hits, len(sample.records), 90)
 
     def parse(self, records: RawRecords) -> Iterator[Parsed]:
         for line, raw in records:

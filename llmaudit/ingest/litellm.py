@@ -35,7 +35,7 @@ from llmaudit.ingest.coerce import (
 )
 from llmaudit.ingest.container import Sample
 from llmaudit.ingest.gateway_common import apply_chat_output, decode_json_text, is_chat_completion, ms_between
-from llmaudit.ingest.interface import RawRecords, Reader
+from llmaudit.ingest.interface import RawRecords, Reader, share_confidence
 from llmaudit.ingest.openai_common import apply_chat_request, chat_messages
 from llmaudit.ingest.records import Message, Parsed, Rejection, RequestRecord
 
@@ -233,9 +233,7 @@ def _sniff(sample: Sample, keys: frozenset[str], hints: frozenset[str], matches:
     if not sample.records:
         return 0
     hits = sum(1 for record in sample.records if matches(record))
-    if hits == len(sample.records):
-        return 95
-    return 60 if hits * 2 > len(sample.records) else 0
+    return share_confidence(hits, len(sample.records), 95)
 
 
 def _parse_each(

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 from llmaudit.ingest.coerce import SHAPE_ERRORS, BadValue, get_path, to_int, to_str
 from llmaudit.ingest.container import Sample
-from llmaudit.ingest.interface import RawRecords, Reader
+from llmaudit.ingest.interface import RawRecords, Reader, share_confidence
 from llmaudit.ingest.openai_common import apply_chat_request, apply_chat_response
 from llmaudit.ingest.records import Parsed, Rejection, RequestRecord
 
@@ -49,7 +49,7 @@ class OpenAIBatchReader(Reader):
         if sample.kind != "jsonl" or not sample.records:
             return 0
         hits = sum(1 for r in sample.records if is_batch_input(r) or is_batch_output(r))
-        return 95 if hits == len(sample.records) else (60 if hits * 2 > len(sample.records) else 0)
+        return share_confidence(hits, len(sample.records), 95)
 
     def parse(self, records: RawRecords) -> Iterator[Parsed]:
         for line, raw in records:

@@ -22,7 +22,7 @@ from llmaudit.ingest.coerce import (
     to_ts,
 )
 from llmaudit.ingest.container import Sample
-from llmaudit.ingest.interface import RawRecords, Reader
+from llmaudit.ingest.interface import RawRecords, Reader, share_confidence
 from llmaudit.ingest.openai_common import apply_chat_request, apply_chat_response
 from llmaudit.ingest.records import Parsed, Rejection, RequestRecord
 
@@ -98,9 +98,7 @@ class OpenAIChatReader(Reader):
         if sample.kind not in self.containers or not sample.records:
             return 0
         hits = sum(1 for record in sample.records if is_chat_record(record))
-        if hits == len(sample.records):
-            return 90
-        return 60 if hits * 2 > len(sample.records) else 0
+        return share_confidence(hits, len(sample.records), 90)
 
     def parse(self, records: RawRecords) -> Iterator[Parsed]:
         for line, raw in records:

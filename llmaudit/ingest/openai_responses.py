@@ -26,7 +26,7 @@ from llmaudit.ingest.coerce import (
     to_ts,
 )
 from llmaudit.ingest.container import Sample
-from llmaudit.ingest.interface import RawRecords, Reader
+from llmaudit.ingest.interface import RawRecords, Reader, share_confidence
 from llmaudit.ingest.openai_chat import FOREIGN_KEYS, apply_envelope, decode_body, envelope_status
 from llmaudit.ingest.openai_common import apply_chat_usage, tool_schemas
 from llmaudit.ingest.records import Message, Parsed, Rejection, RequestRecord
@@ -203,9 +203,7 @@ class OpenAIResponsesReader(Reader):
         if sample.kind not in self.containers or not sample.records:
             return 0
         hits = sum(1 for record in sample.records if is_responses_record(record))
-        if hits == len(sample.records):
-            return 95
-        return 60 if hits * 2 > len(sample.records) else 0
+        return share_confidence(hits, len(sample.records), 95)
 
     def parse(self, records: RawRecords) -> Iterator[Parsed]:
         for line, raw in records:

@@ -202,7 +202,7 @@ def model_from_line_item(line_item: str | None) -> str | None:
 def cost_record(line: int, fields: dict[str, Any], start_time: Any, end_time: Any) -> RequestRecord:
     """One costs aggregate (a CSV row or an API result): money only, no tokens."""
     amount = fields.get("amount")
-    value = to_cost(first(get_path(amount, "value"), fields.get("amount_value")), "amount_value")
+    value = to_cost(first(get_path(amount, "value"), fields.get("amount_value")), "amount_value", credits=True)
     if value is None:
         raise BadValue("missing amount_value: no cost to report")
     currency = to_str(first(get_path(amount, "currency"), fields.get("amount_currency"))) or "usd"

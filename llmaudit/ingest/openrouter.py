@@ -18,7 +18,7 @@ from typing import Any
 
 from llmaudit.ingest.coerce import BadValue, first, to_bool, to_cost, to_float, to_int, to_str, to_ts
 from llmaudit.ingest.container import Sample
-from llmaudit.ingest.interface import RawRecords, Reader
+from llmaudit.ingest.interface import RawRecords, Reader, share_confidence
 from llmaudit.ingest.records import Parsed, Rejection, RequestRecord
 
 REQUIRED_KEYS = frozenset({"generation_id", "tokens_prompt"})
@@ -95,9 +95,7 @@ class OpenRouterReader(Reader):
         if not sample.records:
             return 0
         hits = sum(1 for record in sample.records if is_activity_row(record))
-        if hits == len(sample.records):
-            return 90
-        return 60 if hits * 2 > len(sample.records) else 0
+        return share_confidence(hits, len(sample.records), 90)
 
     def parse(self, records: RawRecords) -> Iterator[Parsed]:
         for line, raw in records:

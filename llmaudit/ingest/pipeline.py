@@ -6,6 +6,7 @@ but are not API calls (a transcript's user turns) are counted apart as ``skipped
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -205,16 +206,26 @@ class Ingestor:
         self._add(_merge_halves(partial.record, full.record), full.source_format, full.source_file, counts)
 
     def finish(self) -> IngestReport:
-        """Flush unjoined halves: outputs alone are requests, inputs alone are rejected."""
+        """Flush unjoined halves: outputs alone are requests, inputs alone are rejected (each counted in its
+        file's summary too, so the files add up to the run)."""
+        late: dict[str, Counter[str]] = {}
         for pending in self._fulls.values():
-            self._add(pending.record, pending.source_format, pending.source_file, Counter())
+            self._add(pending.record, pending.source_format, pending.source_file,
+                      late.setdefault(pending.source_file, Counter()))
         for pending in self._partials.values():
+            late.setdefault(pending.source_file, Counter())["rejected"] += 1
             self.report.reject(
                 pending.source_file, pending.record.source_line,
                 "batch input line with no matching output line (not executed, or its output file was not given)",
             )
         self._fulls.clear()
         self._partials.clear()
+        last = {summary.file: index for index, summary in enumerate(self.report.files)}  # a file given twice: its last read
+        for name, counts in late.items():
+            if name in last:
+                summary = self.report.files[last[name]]
+                self.report.files[last[name]] = dataclasses.replace(
+                    summary, requests=summary.requests + counts["requests"], rejected=summary.rejected + counts["rejected"])
         return self.report
 
 

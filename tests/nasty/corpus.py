@@ -648,6 +648,17 @@ def absurd_cost(seed: Seed, folder: Path) -> Case:
                 Expect(requests=0, rejected=COPIES, reject_lines=lines, reason_contains=("implausib",)))
 
 
+@case("negative_cost", "a logged cost of -1 USD on the last copy: a request's own cost is never a credit, so it is "
+      "rejected; a billing export's line item may be one (a refund), so it is kept")
+def negative_cost(seed: Seed, folder: Path) -> Case:
+    path = seed.variant.cost
+    assert path is not None
+    built = _one_bad(seed, folder, "negative_cost", lambda r: set_field(r, path, -1.0, csv_row=_csv(seed)), ("negative",))
+    if seed.variant.reader == "openai_costs":
+        built.expect = Expect(requests=COPIES, rejected=0)
+    return built
+
+
 TIMESTAMP_SPELLINGS: dict[str, Any] = {
     "epoch_s": EPOCH_S,
     "epoch_s_float": EPOCH_S + 0.0,
@@ -763,7 +774,7 @@ def applicable(variant: Variant, name: str) -> bool:
         return variant.ts is not None
     if name in ("negative_tokens", "absurd_tokens"):
         return variant.tokens is not None
-    if name == "absurd_cost":
+    if name in ("absurd_cost", "negative_cost"):
         return variant.cost is not None
     if name == "huge_line":
         return variant.huge

@@ -130,3 +130,20 @@ def test_the_whole_audit_from_the_store_equals_the_audit_read_directly(tmp_path:
                  and direct.audit[name] != stored.audit[name]]
     assert different == []
     assert direct.audit["levers"] and direct.audit["tokenizer"]["calibration"]
+
+
+SAMPLE_LOGS = Path(__file__).resolve().parents[2] / "sample_logs"
+
+
+@pytest.mark.usefixtures("fast_levers")
+@pytest.mark.parametrize("inputs", [
+    ["nightly_batch_input.jsonl"], ["nightly_batch_output.jsonl"], ["nightly_batch_input.jsonl", "nightly_batch_output.jsonl"],
+    ["."],
+], ids=["batch-input-alone", "batch-output-alone", "batch-both", "all"])
+def test_the_files_add_up_to_the_run(inputs: list[str], tmp_path: Path) -> None:
+    """Each file's records, requests and rejections sum to the run's, batch halves joined or left alone included."""
+    run = invoke_cli([str(SAMPLE_LOGS / name) for name in inputs], tmp_path / "audit.json")
+    assert run.exit_code == 0 and run.audit is not None, run.output
+    ingest = run.audit["ingest"]
+    for per_file, total in (("records", "records_read"), ("requests", "requests"), ("rejected", "rejected")):
+        assert sum(f[per_file] for f in ingest["files"]) == ingest[total], (per_file, ingest["files"], ingest[total])
