@@ -108,8 +108,7 @@ def _ingest(config: AuditConfig, store: Store, on_progress: Progress | None) -> 
         stored, messages = store.requests_and_messages()
         if stored.height == 0:
             raise InputError(f"{config.db_path}: the store holds no requests")
-        report = IngestReport(records_read=stored.height, requests=stored.height)
-        return stored, messages, store.texts(), report
+        return stored, messages, store.texts(), store.stored_report(stored.height)
     files = expand_inputs(list(config.inputs))
     # The texts are memory-mapped from files unlinked at once: the folder is empty when it goes.
     with tempfile.TemporaryDirectory(prefix="llmaudit-texts-", ignore_cleanup_errors=True) as spill_dir:
@@ -127,6 +126,7 @@ def _ingest(config: AuditConfig, store: Store, on_progress: Progress | None) -> 
     if config.db_path is not None:
         # An in-memory store would be closed unread: skip the copy of every text and message.
         store.write(requests, messages, texts)
+        store.write_report(report)
     return requests, messages, texts, report
 
 

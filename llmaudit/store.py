@@ -1,7 +1,9 @@
 """The DuckDB file: requests (one row per request id), messages, and texts stored once by hash.
 
-Re-running on the same files replaces rows by request id, so nothing is counted twice.
-The file is created with user-only permissions: it holds prompts.
+Re-running on the same files replaces rows by request id, so nothing is counted twice. What each
+file's latest read made of it (records, requests, rejections and their reasons) is kept too, so an
+audit of the store alone still says what was rejected. The file is created with user-only
+permissions: it holds prompts.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import duckdb
 import polars as pl
 
 from llmaudit.errors import InputError
+from llmaudit.ingest.pipeline import MAX_LISTED_REJECTS, FileSummary, IngestReport, RejectedRecord
 from llmaudit.table import empty_messages, empty_requests, logged, numbered
 
 SCHEMA_VERSION = 1
@@ -25,6 +28,10 @@ CREATE TABLE IF NOT EXISTS texts (text_hash VARCHAR PRIMARY KEY, text VARCHAR, c
 CREATE TABLE IF NOT EXISTS messages (
     request_id VARCHAR, seq INTEGER, role VARCHAR, kind VARCHAR, component VARCHAR, text_hash VARCHAR
 );
+CREATE TABLE IF NOT EXISTS files (
+    file VARCHAR PRIMARY KEY, format VARCHAR, records BIGINT, requests BIGINT, rejected BIGINT, skipped BIGINT
+);
+CREATE TABLE IF NOT EXISTS rejects (file VARCHAR, line BIGINT, reason VARCHAR);
 """
 
 
@@ -108,6 +115,40 @@ class Store:
         finally:
             for name in ("incoming_requests", "incoming_messages", "incoming_texts"):
                 db.unregister(name)
+
+    def write_report(self, report: IngestReport) -> None:
+        """Keep what this run made of each file it read, replacing what an earlier read of the file left."""
+        names = [summary.file for summary in report.files]
+        rows = [(f.file, f.format, f.records, f.requests, f.rejected, f.skipped) for f in report.files]
+        rejects = [(r.file, r.line, r.reason) for r in report.rejects if r.file in set(names)]
+        with _private_files():
+            db = self.db
+            db.execute("BEGIN")
+            try:
+                for name in names:
+                    db.execute("DELETE FROM files WHERE file = ?", [name])
+                    db.execute("DELETE FROM rejects WHERE file = ?", [name])
+                if rows:
+                    db.executemany("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?)", rows)
+                if rejects:
+                    db.executemany("INSERT INTO rejects VALUES (?, ?, ?)", rejects)
+                db.execute("COMMIT")
+            except duckdb.Error:
+                db.execute("ROLLBACK")
+                raise
+
+    def stored_report(self, requests: int) -> IngestReport:
+        """The ingest report of an audit of the store alone: its ``requests``, and every file's latest read.
+
+        Records read = requests + rejected (duplicates were dropped when the files were read).
+        """
+        files = [FileSummary(*row) for row in self.db.execute(
+            "SELECT file, format, records, requests, rejected, skipped FROM files ORDER BY file").fetchall()]
+        rejected = sum(f.rejected for f in files)
+        rejects = [RejectedRecord(*row) for row in self.db.execute(
+            "SELECT file, line, reason FROM rejects ORDER BY file, line, reason LIMIT ?", [MAX_LISTED_REJECTS]).fetchall()]
+        return IngestReport(records_read=requests + rejected, requests=requests, rejected=rejected,
+                            skipped=sum(f.skipped for f in files), rejects=rejects, files=files)
 
     def _add_new_columns(self) -> None:
         """A store written by an older llmaudit lacks newer columns: add them (older rows get NULL)."""

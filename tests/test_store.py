@@ -6,6 +6,7 @@ import os
 import stat
 from pathlib import Path
 
+from llmaudit.ingest.pipeline import FileSummary, IngestReport, RejectedRecord
 from llmaudit.ingest.records import Message, RequestRecord
 from llmaudit.store import Store
 from llmaudit.table import TableBuilder
@@ -66,3 +67,18 @@ def test_an_empty_store_gives_empty_frames(tmp_path: Path) -> None:
     assert requests.height == messages.height == 0
     assert requests.schema == TableBuilder().requests_frame().schema
     assert messages.schema == TableBuilder().messages_frame().schema
+
+
+def test_each_files_latest_read_is_kept_with_its_rejections(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s.duckdb")
+    first = IngestReport(files=[FileSummary("a.jsonl", "openai_chat", 3, 2, 1, 0), FileSummary("b.csv", "litellm", 1, 1, 0, 0)],
+                         rejects=[RejectedRecord("a.jsonl", 3, "invalid JSON")], rejected=1)
+    store.write_report(first)
+    report = store.stored_report(requests=3)
+    assert (report.records_read, report.rejected, [r.line for r in report.rejects]) == (4, 1, [3])
+    # a.jsonl read again, mended: its rejection goes; b.csv's read stands.
+    store.write_report(IngestReport(files=[FileSummary("a.jsonl", "openai_chat", 3, 3, 0, 0)]))
+    report = store.stored_report(requests=4)
+    assert (report.records_read, report.rejected, report.rejects) == (4, 0, [])
+    assert [f.file for f in report.files] == ["a.jsonl", "b.csv"]
+    store.close()

@@ -130,6 +130,12 @@ def test_the_whole_audit_from_the_store_equals_the_audit_read_directly(tmp_path:
                  and direct.audit[name] != stored.audit[name]]
     assert different == []
     assert direct.audit["levers"] and direct.audit["tokenizer"]["calibration"]
+    # The store remembers what was rejected, and why: an audit of it alone still says so.
+    ingest, again = direct.audit["ingest"], stored.audit["ingest"]
+    assert ingest["rejected"] == again["rejected"] == 3
+    assert sorted(map(str, ingest["rejects"])) == sorted(map(str, again["rejects"]))
+    assert again["records_read"] == again["requests"] + again["rejected"]
+    assert sorted(f["file"] for f in again["files"]) == sorted(f["file"] for f in ingest["files"])
 
 
 SAMPLE_LOGS = Path(__file__).resolve().parents[2] / "sample_logs"
