@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
+import numpy as np
 import zstandard
 
 from llmaudit.errors import InputError
@@ -98,16 +99,43 @@ def _is_object(line: bytes) -> bool:
         return False
 
 
-def _json_items(document: Any) -> list[Any]:
+def _json_items(document: Any) -> tuple[list[Any], str | None]:
+    """The records of a JSON document, and the key of the wrapping object's list that holds them (None: the
+    document is the list, or the one record)."""
     if isinstance(document, list):
-        return document
+        return document, None
     if isinstance(document, dict):
         for key in JSON_LIST_KEYS:
             value = document.get(key)
             if isinstance(value, list) and (not value or isinstance(value[0], dict)) and len(document) <= 4:
-                return value
-        return [document]
-    return [document]
+                return value, key
+    return [document], None
+
+
+def _item_lines(raw: bytes, key: str | None, wrapped: bool) -> list[int]:
+    """The line each record of a JSON document starts on: the items of its top-level list, of the list under
+    ``key`` of a wrapping object, or the document itself.
+
+    The document is decoded again into raw items (msgspec.Raw, views into ``raw`` itself: where each
+    starts is its address less the document's), then the newlines before each are counted.
+    """
+    if not wrapped:
+        return [raw[:len(raw) - len(raw.lstrip())].count(b"\n") + 1]
+    try:
+        if key is not None:
+            items = msgspec.json.decode(msgspec.json.decode(raw, type=dict[str, msgspec.Raw])[key], type=list[msgspec.Raw])
+        else:
+            items = msgspec.json.decode(raw, type=list[msgspec.Raw])
+    except (msgspec.DecodeError, KeyError, RecursionError):
+        return []
+    base = np.frombuffer(raw, np.uint8).ctypes.data
+    lines, line, before = [], 1, 0
+    for item in items:
+        at = np.frombuffer(item, np.uint8).ctypes.data - base
+        line += raw.count(b"\n", before, at)
+        lines.append(line)
+        before = at
+    return lines
 
 
 def iter_records(source: SourceFile, kind: str, span: tuple[int, int] | None = None,
@@ -165,11 +193,15 @@ def _iter_json_document(source: SourceFile) -> Iterator[tuple[int, dict[str, Any
     except ValueError as exc:
         yield 1, Rejection(1, f"{exc} (the whole JSON document is unreadable)")
         return
-    for index, item in enumerate(_json_items(document), start=1):
+    items, key = _json_items(document)
+    # Each record is numbered by the line it starts on; when they cannot all be found, by its place in the list.
+    lines = _item_lines(raw, key, wrapped=isinstance(document, list) or key is not None)
+    numbers = lines if len(lines) == len(items) else list(range(1, len(items) + 1))
+    for index, (line, item) in enumerate(zip(numbers, items, strict=True), start=1):
         if isinstance(item, dict):
-            yield index, item
+            yield line, item
         else:
-            yield index, Rejection(index, f"item {index}: expected a JSON object, got {type(item).__name__}")
+            yield line, Rejection(line, f"item {index}: expected a JSON object, got {type(item).__name__}")
 
 
 def _iter_csv(source: SourceFile) -> Iterator[tuple[int, dict[str, Any] | Rejection]]:

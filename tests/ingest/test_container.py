@@ -40,3 +40,29 @@ def test_kinds_by_first_byte() -> None:
     assert detect_kind(b"\xef\xbb\xbf  [" + RECORD + b"]") == "json"
     assert detect_kind(b"a,b\n1,2\n") == "csv"
     assert detect_kind(b" \n\t") == "empty"
+
+
+def _lines(text: str) -> list[int]:
+    import tempfile
+    from pathlib import Path
+
+    from llmaudit.ingest.container import iter_records
+    from llmaudit.ingest.source import SourceFile
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "doc.json"
+        path.write_text(text)
+        return [line for line, _ in iter_records(SourceFile(path.name, path), "json")]
+
+
+def test_json_document_records_are_numbered_by_the_line_they_start_on() -> None:
+    tricky = r'{"text": "a [bracket] and a \"quote\" {brace}: colon \\", "n": [1, {"x": 2}]}'
+    assert _lines(f'[\n  {tricky},\n\n  {{"b": 2}},\n  {{\n    "c": 3\n  }}\n]\n') == [2, 4, 5]
+    wrapped = f'{{"object": "list",\n "meta": [{{"m": 1}}, {{"m": 2}}],\n "data": [\n  {tricky},\n  {{"b": 2}}\n]}}'
+    assert _lines(wrapped) == [4, 5]
+    assert _lines('\n\n{"a": 1,\n "b": 2}\n') == [3]
+
+
+def test_json_document_items_of_any_kind_are_located() -> None:
+    assert _lines('[1, {"a": 1}, true]') == [1, 1, 1]
+    assert _lines('[\n1,\n  {"a": 1},\n"x", true]') == [2, 3, 4, 4]

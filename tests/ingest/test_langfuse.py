@@ -64,8 +64,9 @@ def test_cached_and_reasoning_details_are_outside_the_base_counts(api_export: li
 
 
 def test_spans_and_events_are_skipped(api_export: list[Parsed]) -> None:
-    assert api_export[1] == Skipped(2, "Langfuse SPAN observation is not a model call")
-    assert api_export[2] == Skipped(3, "Langfuse EVENT observation is not a model call")
+    # A JSON document's records are numbered by the line they start on.
+    assert api_export[1] == Skipped(67, "Langfuse SPAN observation is not a model call")
+    assert api_export[2] == Skipped(83, "Langfuse EVENT observation is not a model call")
 
 
 def test_anthropic_style_cache_keys_are_added(api_export: list[Parsed]) -> None:
@@ -95,8 +96,8 @@ def test_old_style_usage_error_level_and_bad_rows(api_export: list[Parsed]) -> N
     assert record.latency_ms == 800.0  # no endTime: the API's latency in seconds
     assert [m.text for m in record.messages] == ["Summarise: hello world"]
     assert api_export[6:] == [
-        Rejection(7, "missing token counts: cannot price"),
-        Rejection(8, "startTime is not a date: 'not a time'"),
+        Rejection(224, "missing token counts: cannot price"),
+        Rejection(258, "startTime is not a date: 'not a time'"),
     ]
 
 

@@ -73,7 +73,7 @@ def test_bare_completions_in_a_json_array() -> None:
     assert isinstance(first, RequestRecord) and isinstance(second, RequestRecord)
     assert (first.input_tokens, first.cache_read_tokens, first.output_tokens) == (2304, 2048, 3)
     assert (first.service_tier, first.messages) == ("flex", [])
-    assert (second.finish_reason, second.output_tokens, second.source_line) == ("length", 16, 2)
+    assert (second.finish_reason, second.output_tokens, second.source_line) == ("length", 16, 27)  # the line it starts on
 
 
 @pytest.mark.parametrize(

@@ -60,7 +60,7 @@ def test_bad_usage_rows_are_rejected() -> None:
 
 def test_usage_api_buckets_yield_one_row_per_result() -> None:
     buckets = read_outputs(HERE / "usage_api.json", "openai_usage")
-    assert [(line, len(outputs)) for line, outputs in buckets] == [(1, 3), (2, 1), (3, 1)]
+    assert [(line, len(outputs)) for line, outputs in buckets] == [(6, 3), (52, 1), (58, 1)]  # where each bucket starts
     chat, batch, embeddings = buckets[0][1]
     assert isinstance(chat, RequestRecord) and isinstance(batch, RequestRecord) and isinstance(embeddings, RequestRecord)
     assert (chat.input_tokens, chat.cache_read_tokens, chat.output_tokens, chat.request_count) == (120_000, 64_000, 18_000, 340)
@@ -68,8 +68,8 @@ def test_usage_api_buckets_yield_one_row_per_result() -> None:
     assert (batch.is_batch, batch.input_tokens, batch.output_tokens) == (True, 2_000_000, 150_000)
     assert (embeddings.endpoint, embeddings.input_tokens, embeddings.output_tokens) == ("embeddings", 50_000, 0)
     assert len({chat.request_id, batch.request_id, embeddings.request_id}) == 3
-    assert buckets[1][1] == [Skipped(2, "usage bucket with no results (no traffic in that period)")]
-    assert buckets[2][1] == [Rejection(3, "result 1: output_tokens is negative: -3")]
+    assert buckets[1][1] == [Skipped(52, "usage bucket with no results (no traffic in that period)")]
+    assert buckets[2][1] == [Rejection(58, "result 1: output_tokens is negative: -3")]
 
 
 def test_request_ids_are_deterministic_across_reads() -> None:
@@ -95,7 +95,7 @@ def test_costs_api_buckets() -> None:
     (line, outputs), = read_outputs(HERE / "costs_api.json", "openai_costs")
     named, unnamed = outputs
     assert isinstance(named, RequestRecord) and isinstance(unnamed, RequestRecord)
-    assert (line, named.cost_reported_usd, named.model, named.metadata["project_id"]) == (1, 0.06, "o3-mini-2025-01-31", "proj_abc")
+    assert (line, named.cost_reported_usd, named.model, named.metadata["project_id"]) == (6, 0.06, "o3-mini-2025-01-31", "proj_abc")
     assert (unnamed.cost_reported_usd, unnamed.model, "line_item" in unnamed.metadata) == (3.5, None, False)
 
 

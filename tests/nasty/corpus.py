@@ -322,7 +322,10 @@ def load_seed(variant: Variant) -> Seed:
     path = ASSETS / variant.asset
     source = SourceFile(path.name, path)
     wanted = {*variant.context, variant.target}
-    records = {line: record for line, record in iter_records(source, detect_kind(source.head())) if line in wanted}
+    numbered = iter_records(source, detect_kind(source.head()))
+    if variant.container == "json":  # a JSON asset's records are named by their place in it, not by line
+        numbered = ((place, record) for place, (_, record) in enumerate(numbered, start=1))
+    records = {number: record for number, record in numbered if number in wanted}
     missing = wanted - records.keys()
     if missing or not all(isinstance(records[line], dict) for line in wanted):
         raise AssertionError(f"{variant.asset}: records {sorted(wanted)} are not all readable")
@@ -378,11 +381,9 @@ def serialise(seed: Seed, records: list[dict[str, Any]]) -> tuple[bytes, list[in
 
 
 def record_line(seed: Seed, copy_number: int) -> int:
-    """The line (or JSON item) number the reader reports for copy ``copy_number``."""
-    if seed.variant.container == "json":
-        return len(seed.context) + copy_number
-    header = 1 if seed.variant.container == "csv" else 0
-    return header + len(seed.context) + copy_number
+    """The line the reader reports for copy ``copy_number`` (where it starts: `serialise` writes one per line)."""
+    first = 1 if seed.variant.container in ("csv", "json") else 0  # the CSV header, the JSON array's "["
+    return first + len(seed.context) + copy_number
 
 
 # --- cases ----------------------------------------------------------------------------------------------
