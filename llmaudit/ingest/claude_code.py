@@ -80,6 +80,9 @@ class _Call:
     """Tokens of the latest line (the last one is the complete count)."""
     output: list[Message] = field(default_factory=list)
     stop_reason: Any = None
+    problem: tuple[int, str] | None = None
+    """(line, reason) when the call's latest line could not be read: the call is then rejected once, on
+    that line, and its other lines are skipped (an earlier line's usage is under-reported: never priced)."""
 
 
 @dataclass
@@ -121,27 +124,37 @@ class _Transcript:
         if model == SYNTHETIC_MODEL or raw.get("isApiErrorMessage") is True:
             yield Skipped(line, "synthetic assistant message (written by Claude Code, not an API call)")
             return
-        if not isinstance(message.get("usage"), dict):
-            raise BadValue("missing usage: cannot price")
-        # Everything that can fail is parsed before the state changes, so a bad line leaves no trace.
-        tokens = RequestRecord(source_line=line)
-        apply_usage(tokens, message["usage"])
-        ts = to_ts(raw.get("timestamp"), "timestamp")
-        parts = content_parts("assistant", message.get("content"))
         key = call_key(line, raw, message)
+        # Everything that can fail is parsed before the state changes: a bad line adds nothing to the call
+        # but the mark that its latest line is unreadable.
+        try:
+            if not isinstance(message.get("usage"), dict):
+                raise BadValue("missing usage: cannot price")
+            tokens = RequestRecord(source_line=line)
+            apply_usage(tokens, message["usage"])
+            ts = to_ts(raw.get("timestamp"), "timestamp")
+            parts = content_parts("assistant", message.get("content"))
+        except BadValue as exc:
+            problem: tuple[int, str] | None = (line, str(exc))
+        except SHAPE_ERRORS as exc:
+            problem = (line, f"unexpected record shape ({type(exc).__name__}: {exc})")
+        else:
+            problem = None
         call = self.calls.get(key)
         if call is None:
-            call = _Call(key=key, ts=ts, history=list(self.histories.get(stream_key(raw), [])), raw=raw)
+            call = _Call(key=key, ts=None, history=list(self.histories.get(stream_key(raw), [])), raw=raw)
             self.calls[key] = call
         else:
             self.calls.move_to_end(key)
         call.lines.append(line)
-        call.usage_record = tokens
-        call.raw = raw
-        call.output.extend(parts)
-        call.stop_reason = message.get("stop_reason") or call.stop_reason
-        call.ts = call.ts or ts
-        self._remember(raw, parts)
+        call.problem = problem
+        if problem is None:
+            call.usage_record = tokens
+            call.raw = raw
+            call.output.extend(parts)
+            call.stop_reason = message.get("stop_reason") or call.stop_reason
+            call.ts = call.ts or ts
+            self._remember(raw, parts)
         while len(self.calls) > MAX_OPEN_CALLS:
             yield from _emit(self.calls.popitem(last=False)[1])
 
@@ -152,10 +165,16 @@ class _Transcript:
 
 
 def _emit(call: _Call) -> Iterator[Parsed]:
-    """The call's record (on its last line, whose usage is complete) and its other lines as skipped."""
-    record = call.usage_record
-    assert record is not None
+    """The call's record (on its last line, whose usage is complete) and its other lines as skipped; or, when
+    its last line could not be read, one rejection for the call and its other lines skipped."""
     last = call.lines[-1]
+    if call.problem is not None or call.usage_record is None:
+        bad, reason = call.problem or (last, "unreadable API call")
+        yield Rejection(bad, reason)
+        for line in call.lines[:-1]:
+            yield Skipped(line, f"streaming duplicate of a rejected API call (message {call.key}: rejected on line {bad})")
+        return
+    record = call.usage_record
     message = call.raw.get("message") or {}
     record.source_line = last
     record.request_id = None if call.key.startswith(LINE_KEY_PREFIX) else call.key

@@ -196,3 +196,35 @@ def test_junk_in_any_field_never_raises_and_every_line_is_accounted(raws: list[d
     out = list(ClaudeCodeReader().parse(iter(enumerate(raws, start=1))))
     lines = sorted(o.source_line if isinstance(o, RequestRecord) else o.line for o in out)
     assert lines == list(range(1, len(raws) + 1))
+
+
+def _call_lines(usages: list[Any]) -> str:
+    """One API call written as len(usages) transcript lines (one per content block), each with its usage."""
+    lines = []
+    for number, usage in enumerate(usages, start=1):
+        lines.append(json.dumps({
+            "type": "assistant", "sessionId": "s-1", "uuid": f"u-{number}", "requestId": "req_X",
+            "timestamp": f"2025-09-01T10:00:0{number}Z",
+            "message": {"id": "msg_X", "model": "claude-sonnet-4-5-20250929", "role": "assistant",
+                        "content": [{"type": "text", "text": f"block {number}"}], "usage": usage},
+        }))
+    return "\n".join(lines) + "\n"
+
+
+def test_a_call_whose_last_line_is_unreadable_is_rejected_once(tmp_path: Path) -> None:
+    """Never priced from an earlier line (its output count is under-reported): one rejection, the rest skipped."""
+    good = {"input_tokens": 10, "output_tokens": 1}
+    path = tmp_path / "t.jsonl"
+    path.write_text(_call_lines([good, good, {**good, "output_tokens": True}]))
+    requests, skipped, rejected = by_kind(parse_file(path))
+    assert requests == [] and rejected == [Rejection(3, "usage.output_tokens is a boolean, not a count")]
+    assert [s.line for s in skipped] == [1, 2]
+
+
+def test_an_unreadable_line_before_the_last_is_a_streaming_duplicate(tmp_path: Path) -> None:
+    path = tmp_path / "t.jsonl"
+    path.write_text(_call_lines([{"input_tokens": 10, "output_tokens": 1}, {"input_tokens": 10},
+                                 {"input_tokens": 10, "output_tokens": 40}]))
+    requests, skipped, rejected = by_kind(parse_file(path))
+    assert rejected == [] and [s.line for s in skipped] == [1, 2]
+    assert [(r.source_line, r.output_tokens, r.output_text) for r in requests] == [(3, 40, "block 1\nblock 3")]
