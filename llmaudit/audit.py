@@ -113,7 +113,8 @@ def _ingest(config: AuditConfig, store: Store, on_progress: Progress | None) -> 
     # The texts are memory-mapped from files unlinked at once: the folder is empty when it goes.
     with tempfile.TemporaryDirectory(prefix="llmaudit-texts-", ignore_cleanup_errors=True) as spill_dir:
         builder = TableBuilder(config.feature_keys, config.user_keys, config.team_keys, spill_dir=spill_dir)
-        report = ingest_files(files, builder, forced_reader(config), on_progress)
+        waiting = store.waiting_halves() if config.db_path is not None else []
+        report = ingest_files(files, builder, forced_reader(config), on_progress, waiting)
         if not report.files and report.unrecognised_files:
             first = report.unrecognised_files[0]
             raise InputError(f"no log was read: none of the {len(report.unrecognised_files):,} input files is a log"
@@ -127,6 +128,7 @@ def _ingest(config: AuditConfig, store: Store, on_progress: Progress | None) -> 
         # An in-memory store would be closed unread: skip the copy of every text and message.
         store.write(requests, messages, texts)
         store.write_report(report)
+        store.write_halves(report)
     return requests, messages, texts, report
 
 

@@ -2,8 +2,9 @@
 
 Re-running on the same files replaces rows by request id, so nothing is counted twice. What each
 file's latest read made of it (records, requests, rejections and their reasons) is kept too, so an
-audit of the store alone still says what was rejected. The file is created with user-only
-permissions: it holds prompts.
+audit of the store alone still says what was rejected; and so are the request halves still waiting
+for their other half (a batch input file read tonight, its output file tomorrow), which a later run
+completes. The file is created with user-only permissions: it holds prompts.
 """
 
 from __future__ import annotations
@@ -14,10 +15,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
+import msgspec
 import polars as pl
 
 from llmaudit.errors import InputError
-from llmaudit.ingest.pipeline import MAX_LISTED_REJECTS, FileSummary, IngestReport, RejectedRecord
+from llmaudit.ingest.pipeline import (
+    MAX_LISTED_REJECTS,
+    FileSummary,
+    IngestReport,
+    RejectedRecord,
+    WaitingHalf,
+)
+from llmaudit.ingest.records import RequestRecord
 from llmaudit.table import empty_messages, empty_requests, logged, numbered
 
 SCHEMA_VERSION = 1
@@ -32,6 +41,7 @@ CREATE TABLE IF NOT EXISTS files (
     file VARCHAR PRIMARY KEY, format VARCHAR, records BIGINT, requests BIGINT, rejected BIGINT, skipped BIGINT
 );
 CREATE TABLE IF NOT EXISTS rejects (file VARCHAR, line BIGINT, reason VARCHAR);
+CREATE TABLE IF NOT EXISTS waiting_halves (source_format VARCHAR, source_file VARCHAR, record VARCHAR);
 """
 
 
@@ -132,6 +142,33 @@ class Store:
                     db.executemany("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?)", rows)
                 if rejects:
                     db.executemany("INSERT INTO rejects VALUES (?, ?, ?)", rejects)
+                db.execute("COMMIT")
+            except duckdb.Error:
+                db.execute("ROLLBACK")
+                raise
+
+    def waiting_halves(self) -> list[WaitingHalf]:
+        """The request halves earlier runs left without their other half, in the order they were read."""
+        rows = self.db.execute("SELECT source_format, source_file, record FROM waiting_halves ORDER BY rowid").fetchall()
+        return [WaitingHalf(msgspec.json.decode(record, type=RequestRecord), fmt, file) for fmt, file, record in rows]
+
+    def write_halves(self, report: IngestReport) -> None:
+        """Keep the halves still alone after this run; an earlier run's half completed now is no longer a
+        rejection of its file (its input line became part of a request)."""
+        rows = [(h.source_format, h.source_file, msgspec.json.encode(h.record).decode()) for h in report.unjoined]
+        with _private_files():
+            db = self.db
+            db.execute("BEGIN")
+            try:
+                db.execute("DELETE FROM waiting_halves")
+                if rows:
+                    db.executemany("INSERT INTO waiting_halves VALUES (?, ?, ?)", rows)
+                for half in report.joined_earlier:
+                    if half.record.is_partial:  # its run rejected it for want of an output line
+                        db.execute("UPDATE files SET rejected = rejected - 1 WHERE file = ? AND rejected > 0",
+                                   [half.source_file])
+                        db.execute("DELETE FROM rejects WHERE file = ? AND line = ?",
+                                   [half.source_file, half.record.source_line])
                 db.execute("COMMIT")
             except duckdb.Error:
                 db.execute("ROLLBACK")

@@ -58,6 +58,10 @@ class IngestReport:
     files: list[FileSummary] = field(default_factory=list)
     unrecognised_files: list[RejectedRecord] = field(default_factory=list)
     """Files found in a directory whose format could not be detected (named files are an error instead)."""
+    unjoined: list[WaitingHalf] = field(default_factory=list)
+    """Request halves still without their other half at the end (a store keeps them for a later run)."""
+    joined_earlier: list[WaitingHalf] = field(default_factory=list)
+    """Halves kept from an earlier run that met their other half in this one."""
 
     def reject(self, file: str, line: int, reason: str) -> None:
         """Count a rejection; keep the first MAX_LISTED_REJECTS for the report."""
@@ -76,12 +80,14 @@ Observer = Callable[[str, int], None]
 
 
 @dataclass
-class _PendingJoin:
+class WaitingHalf:
     """One half of a request logged in two places (batch input / output), waiting for the other."""
 
     record: RequestRecord
     source_format: str
     source_file: str
+    earlier: bool = False
+    """Read in an earlier run (kept by the store): counted there, so not counted again here."""
 
 
 def _merge_halves(partial: RequestRecord, full: RequestRecord) -> RequestRecord:
@@ -106,10 +112,18 @@ class Ingestor:
     forced_reader: Reader | None = None
     on_progress: Observer | None = None
     report: IngestReport = field(default_factory=IngestReport)
-    _partials: dict[str, _PendingJoin] = field(default_factory=dict)
-    _fulls: dict[str, _PendingJoin] = field(default_factory=dict)
+    _partials: dict[str, WaitingHalf] = field(default_factory=dict)
+    _fulls: dict[str, WaitingHalf] = field(default_factory=dict)
     halves: int = 0
     """Request halves seen (records with a ``join_key``): joining them depends on reading order."""
+
+    def resume(self, halves: list[WaitingHalf]) -> None:
+        """Halves an earlier run left waiting: the halves read now may complete them."""
+        for half in halves:
+            key = half.record.join_key
+            assert key is not None
+            (self._partials if half.record.is_partial else self._fulls)[key] = WaitingHalf(
+                half.record, half.source_format, half.source_file, earlier=True)
 
     def read_file(self, source: SourceFile) -> None:
         """Detect the file's format and ingest every record of it."""
@@ -190,18 +204,22 @@ class Ingestor:
         key = record.join_key
         assert key is not None
         self.halves += 1
-        half = _PendingJoin(record, fmt, file)
+        half = WaitingHalf(record, fmt, file)
         mine, other = (self._partials, self._fulls) if record.is_partial else (self._fulls, self._partials)
         waiting = other.pop(key, None)
         if waiting is None:
-            if key in mine:
+            if key in mine and not mine[key].earlier:
                 # The same half twice (a file given twice, overlapping downloads): a duplicate.
                 self.report.duplicates += 1
             else:
-                mine[key] = half
+                mine[key] = half  # read again now: this run counts it (and reports it if it stays alone)
             return
-        # The second half of a pair is merged into the request: counted as a duplicate record.
-        self.report.duplicates += 1
+        if waiting.earlier:
+            # Its other half was read (and counted) in an earlier run: this one completes the request.
+            self.report.joined_earlier.append(waiting)
+        else:
+            # The second half of a pair is merged into the request: counted as a duplicate record.
+            self.report.duplicates += 1
         partial, full = (half, waiting) if record.is_partial else (waiting, half)
         self._add(_merge_halves(partial.record, full.record), full.source_format, full.source_file, counts)
 
@@ -209,10 +227,15 @@ class Ingestor:
         """Flush unjoined halves: outputs alone are requests, inputs alone are rejected (each counted in its
         file's summary too, so the files add up to the run)."""
         late: dict[str, Counter[str]] = {}
+        self.report.unjoined = [*self._fulls.values(), *self._partials.values()]
         for pending in self._fulls.values():
+            if pending.earlier:
+                continue  # priced alone in its own run
             self._add(pending.record, pending.source_format, pending.source_file,
                       late.setdefault(pending.source_file, Counter()))
         for pending in self._partials.values():
+            if pending.earlier:
+                continue  # reported in its own run
             late.setdefault(pending.source_file, Counter())["rejected"] += 1
             self.report.reject(
                 pending.source_file, pending.record.source_line,
@@ -231,22 +254,30 @@ class Ingestor:
 
 def ingest_files(
     files: list[SourceFile], builder: TableBuilder, forced_reader: Reader | None = None,
-    on_progress: Observer | None = None,
+    on_progress: Observer | None = None, waiting: list[WaitingHalf] | None = None,
 ) -> IngestReport:
-    """Ingest every file into the builder; InputError for a file whose format cannot be detected."""
+    """Ingest every file into the builder; InputError for a file whose format cannot be detected.
+
+    ``waiting``: request halves an earlier run left alone (see `WaitingHalf.earlier`).
+    """
     if not files:
         raise InputError("no input files")
     from llmaudit.ingest import parallel  # it builds on this module
 
+    def ingestor_now() -> Ingestor:
+        made = Ingestor(builder, forced_reader, on_progress)
+        made.resume(waiting or [])
+        return made
+
     if parallel.worth_parallel(files):
-        ingestor = Ingestor(builder, forced_reader, on_progress)
+        ingestor = ingestor_now()
         try:
             parallel.ingest_parallel(ingestor, files, on_progress)
             return ingestor.finish()
         except parallel.WORKER_FAILURES:
             # No room for the pieces' frames, or a worker killed: read again, in this process.
             builder.reset()
-    ingestor = Ingestor(builder, forced_reader, on_progress)
+    ingestor = ingestor_now()
     for source in files:
         ingestor.read_file(source)
     return ingestor.finish()

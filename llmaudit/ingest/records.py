@@ -28,7 +28,7 @@ class RequestRecord:
     """One API request in canonical form, before pricing."""
 
     source_line: int
-    """1-based line (JSONL, CSV) or item number (JSON array) in the source file."""
+    """1-based line of the source file where the record starts (JSONL, CSV, JSON document)."""
     request_id: str | None = None
     """Provider or proxy id; when None, one is synthesised from the record's content."""
     ts: datetime | None = None

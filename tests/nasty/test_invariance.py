@@ -153,3 +153,22 @@ def test_the_files_add_up_to_the_run(inputs: list[str], tmp_path: Path) -> None:
     ingest = run.audit["ingest"]
     for per_file, total in (("records", "records_read"), ("requests", "requests"), ("rejected", "rejected")):
         assert sum(f[per_file] for f in ingest["files"]) == ingest[total], (per_file, ingest["files"], ingest[total])
+
+
+@pytest.mark.parametrize("order", [("input", "output"), ("output", "input")])
+def test_batch_halves_read_in_separate_runs_are_joined_in_the_store(order: tuple[str, str], tmp_path: Path) -> None:
+    """A batch input file read tonight and its output file tomorrow (or the other way round) into one store:
+    the store's audit is the audit of reading both together, prompts and levers included, nothing rejected."""
+    store = str(tmp_path / "store.duckdb")
+    for part in order:
+        assert invoke_cli([str(SAMPLE_LOGS / f"nightly_batch_{part}.jsonl")], tmp_path / f"{part}.json", db=store).exit_code == 0
+    stored = invoke_cli([], tmp_path / "stored.json", db=store)
+    together = invoke_cli([str(SAMPLE_LOGS / f"nightly_batch_{part}.jsonl") for part in order], tmp_path / "together.json")
+    assert stored.audit is not None and together.audit is not None
+    different = [name for name in together.audit if name not in ("generated_at", "ingest", "store_path")
+                 and stored.audit[name] != together.audit[name]]
+    assert different == []
+    # The prompts are attributed (with the outputs alone, all input would be "unlogged").
+    assert stored.audit["attribution"]["system"]["tokens"] > 0 and stored.audit["summary"]["requests"] == 210
+    ingest = stored.audit["ingest"]
+    assert (ingest["requests"], ingest["rejected"], ingest["rejects"]) == (210, 0, [])
