@@ -4,7 +4,8 @@ The Acme Helpdesk product of sample_logs/generate.py at any volume: its prompts,
 record writers are imported from there; only the scheduling is new. Traffic is cut into one
 unit per day, each deterministic from (--seed, --format, day) whatever --jobs is. A unit
 streams its sessions in time order through a heap (a conversation's turns interleave with
-other traffic) and simulates the OpenAI and Anthropic prompt caches over the real prefixes,
+other traffic; a day whose sessions run short of its quota runs on past midnight at its mean
+rate, so two days' records may overlap in the next day's first hours) and simulates the OpenAI and Anthropic prompt caches over the real prefixes,
 pruned as time passes, so memory stays flat whatever --requests is.
 
     python bench/synth.py --requests 100000 --format openai_chat --out bench/.data/chat.jsonl
@@ -351,13 +352,14 @@ def calls_per_session(seed: int, fmt: str) -> dict[str, float]:
 
 
 def session_starts(rng: random.Random, day: datetime, planned: float) -> Iterator[datetime]:
-    """Sorted start times weighted by hour of day, then (if sessions run short) on past midnight."""
+    """Sorted start times weighted by hour of day, then (if sessions run short) on past midnight at the day's
+    mean rate (at the night's rate, a short day ran on until the next afternoon)."""
     total = sum(acme.HOUR_WEIGHTS)
     for hour, weight in enumerate(acme.HOUR_WEIGHTS):
         count = int(planned * weight / total + rng.random())
         base = day + timedelta(hours=hour)
         yield from sorted(base + timedelta(milliseconds=rng.randrange(3_600_000)) for _ in range(count))
-    ts, gap = day + timedelta(days=1), 3_600_000 / max(1.0, planned * acme.HOUR_WEIGHTS[-1] / total)
+    ts, gap = day + timedelta(days=1), 24 * 3_600_000 / max(1.0, planned)
     while True:
         ts += timedelta(milliseconds=rng.expovariate(1 / gap))
         yield ts

@@ -1706,12 +1706,14 @@ def agent_session(world: World, start: datetime, ticket: Ticket, chunks: Sequenc
             stop = "tool_use"
         call = Call(ts, "agent", AGENT_MODEL, agent_request(system, history, ts, user), output, team="support-ops",
                     finish_reason=stop, tags={"session_id": session})
-        calls.extend(with_failures(call, rng, OVERLOADED, 0.02))
+        attempts = with_failures(call, rng, OVERLOADED, 0.02)
+        calls.extend(attempts)
         if name is not None:
             history = [*history, {"role": "assistant", "content": output},
                        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": use_id,
                                                      "content": tool_result(rng, name, ticket, chunks)}]}]
-        ts += timedelta(milliseconds=rng.randint(3500, 14000))
+        # The next step follows the attempt that answered (a retry comes seconds after a failure).
+        ts = attempts[-1].ts + timedelta(milliseconds=rng.randint(3500, 14000))
     return calls
 
 
