@@ -34,6 +34,7 @@ Results are also written to bench/.data/results.md.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import signal
@@ -122,12 +123,28 @@ def run_measured(command: list[str], max_rss_mb: float) -> Measure:
     return measure
 
 
+GENERATOR_SOURCES = (BENCH / "synth.py", BENCH.parent / "sample_logs" / "generate.py")
+
+
+def generator_stamp() -> str:
+    """A hash of the generator's code: a cached log made by other code is made again."""
+    digest = hashlib.blake2b(digest_size=8)
+    for source in GENERATOR_SOURCES:
+        digest.update(source.read_bytes())
+    return digest.hexdigest()
+
+
 def log_path(fmt: str, requests: int) -> Path:
-    """The cached synthetic log of a format and size (generated on first use)."""
+    """The cached synthetic log of a format and size (generated on first use, and again when the generator
+    changed: its stamp is kept beside it, and the prefixes cut from an older log go with it)."""
     path = DATA / f"{fmt}_{requests}.{'csv' if fmt == 'litellm_spendlogs' else 'jsonl'}"
-    if not path.exists():
+    stamp = path.with_name(path.name + ".generator")
+    if not path.exists() or not stamp.exists() or stamp.read_text() != generator_stamp():
+        for stale in DATA.glob(f"{path.stem}.first_*"):
+            stale.unlink()
         started = time.perf_counter()
         synthesise(requests, fmt, path)
+        stamp.write_text(generator_stamp())
         print(f"generated {path.name}: {path.stat().st_size / 1e6:,.0f} MB in {time.perf_counter() - started:.1f} s",
               flush=True)
     return path
