@@ -81,71 +81,73 @@ class Store:
             self.db.execute(DDL)
             self.db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)]).fetchall()
 
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """Statements that all land or none, with user-only permissions on whatever file they create."""
+        with _private_files():
+            self.db.execute("BEGIN")
+            try:
+                yield self.db
+                self.db.execute("COMMIT")
+            except duckdb.Error:
+                self.db.execute("ROLLBACK")
+                raise
+
     def write(self, requests: pl.DataFrame, messages: pl.DataFrame, texts: pl.DataFrame) -> None:
         """Upsert requests by id, keeping the more complete copy (its messages with it); add new texts.
 
         The frames are the analysis frames (`table.REQUEST_NUMBER` ids): the store keys rows by the logged id.
         """
         requests, messages = logged(requests, messages)
-        with _private_files():
-            self._write(requests, messages, texts)
-
-    def _write(self, requests: pl.DataFrame, messages: pl.DataFrame, texts: pl.DataFrame) -> None:
         db = self.db
         db.register("incoming_requests", requests)
         db.register("incoming_messages", messages)
         db.register("incoming_texts", texts)
         try:
-            db.execute("BEGIN")
-            db.execute("CREATE TABLE IF NOT EXISTS requests AS SELECT * FROM incoming_requests LIMIT 0")
-            self._add_new_columns()
-            self._ensure_primary_key()
-            # Of two copies of one request the more complete wins (copy_score), whichever was written first.
-            db.execute(
-                "CREATE OR REPLACE TEMP TABLE winning_ids AS SELECT i.request_id FROM incoming_requests i "
-                "LEFT JOIN requests r USING (request_id) "
-                "WHERE r.request_id IS NULL OR r.copy_score IS NULL OR r.copy_score < i.copy_score"
-            )
-            db.execute("DELETE FROM requests WHERE request_id IN (SELECT request_id FROM winning_ids)")
-            db.execute("INSERT INTO requests BY NAME SELECT * FROM incoming_requests "
-                       "WHERE request_id IN (SELECT request_id FROM winning_ids)")
-            db.execute("DELETE FROM messages WHERE request_id IN (SELECT request_id FROM winning_ids)")
-            db.execute(
-                "INSERT INTO messages SELECT request_id, seq, role, kind, component, text_hash FROM incoming_messages "
-                "WHERE request_id IN (SELECT request_id FROM winning_ids)"
-            )
-            db.execute(
-                "INSERT INTO texts SELECT t.text_hash, t.text, t.chars, NULL FROM incoming_texts t "
-                "WHERE NOT EXISTS (SELECT 1 FROM texts s WHERE s.text_hash = t.text_hash)"
-            )
-            db.execute("COMMIT")
-        except duckdb.Error:
-            db.execute("ROLLBACK")
-            raise
+            with self._transaction():
+                self._write()
         finally:
             for name in ("incoming_requests", "incoming_messages", "incoming_texts"):
                 db.unregister(name)
+
+    def _write(self) -> None:
+        """The upsert of the registered incoming frames (inside a transaction)."""
+        db = self.db
+        db.execute("CREATE TABLE IF NOT EXISTS requests AS SELECT * FROM incoming_requests LIMIT 0")
+        self._add_new_columns()
+        self._ensure_primary_key()
+        # Of two copies of one request the more complete wins (copy_score), whichever was written first.
+        db.execute(
+            "CREATE OR REPLACE TEMP TABLE winning_ids AS SELECT i.request_id FROM incoming_requests i "
+            "LEFT JOIN requests r USING (request_id) "
+            "WHERE r.request_id IS NULL OR r.copy_score IS NULL OR r.copy_score < i.copy_score"
+        )
+        db.execute("DELETE FROM requests WHERE request_id IN (SELECT request_id FROM winning_ids)")
+        db.execute("INSERT INTO requests BY NAME SELECT * FROM incoming_requests "
+                   "WHERE request_id IN (SELECT request_id FROM winning_ids)")
+        db.execute("DELETE FROM messages WHERE request_id IN (SELECT request_id FROM winning_ids)")
+        db.execute(
+            "INSERT INTO messages SELECT request_id, seq, role, kind, component, text_hash FROM incoming_messages "
+            "WHERE request_id IN (SELECT request_id FROM winning_ids)"
+        )
+        db.execute(
+            "INSERT INTO texts SELECT t.text_hash, t.text, t.chars, NULL FROM incoming_texts t "
+            "WHERE NOT EXISTS (SELECT 1 FROM texts s WHERE s.text_hash = t.text_hash)"
+        )
 
     def write_report(self, report: IngestReport) -> None:
         """Keep what this run made of each file it read, replacing what an earlier read of the file left."""
         names = [summary.file for summary in report.files]
         rows = [(f.file, f.format, f.records, f.requests, f.rejected, f.skipped) for f in report.files]
         rejects = [(r.file, r.line, r.reason) for r in report.rejects if r.file in set(names)]
-        with _private_files():
-            db = self.db
-            db.execute("BEGIN")
-            try:
-                for name in names:
-                    db.execute("DELETE FROM files WHERE file = ?", [name])
-                    db.execute("DELETE FROM rejects WHERE file = ?", [name])
-                if rows:
-                    db.executemany("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?)", rows)
-                if rejects:
-                    db.executemany("INSERT INTO rejects VALUES (?, ?, ?)", rejects)
-                db.execute("COMMIT")
-            except duckdb.Error:
-                db.execute("ROLLBACK")
-                raise
+        with self._transaction() as db:
+            for name in names:
+                db.execute("DELETE FROM files WHERE file = ?", [name])
+                db.execute("DELETE FROM rejects WHERE file = ?", [name])
+            if rows:
+                db.executemany("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?)", rows)
+            if rejects:
+                db.executemany("INSERT INTO rejects VALUES (?, ?, ?)", rejects)
 
     def waiting_halves(self) -> list[WaitingHalf]:
         """The request halves earlier runs left without their other half, in the order they were read."""
@@ -156,23 +158,15 @@ class Store:
         """Keep the halves still alone after this run; an earlier run's half completed now is no longer a
         rejection of its file (its input line became part of a request)."""
         rows = [(h.source_format, h.source_file, msgspec.json.encode(h.record).decode()) for h in report.unjoined]
-        with _private_files():
-            db = self.db
-            db.execute("BEGIN")
-            try:
-                db.execute("DELETE FROM waiting_halves")
-                if rows:
-                    db.executemany("INSERT INTO waiting_halves VALUES (?, ?, ?)", rows)
-                for half in report.joined_earlier:
-                    if half.record.is_partial:  # its run rejected it for want of an output line
-                        db.execute("UPDATE files SET rejected = rejected - 1 WHERE file = ? AND rejected > 0",
-                                   [half.source_file])
-                        db.execute("DELETE FROM rejects WHERE file = ? AND line = ?",
-                                   [half.source_file, half.record.source_line])
-                db.execute("COMMIT")
-            except duckdb.Error:
-                db.execute("ROLLBACK")
-                raise
+        with self._transaction() as db:
+            db.execute("DELETE FROM waiting_halves")
+            if rows:
+                db.executemany("INSERT INTO waiting_halves VALUES (?, ?, ?)", rows)
+            for half in report.joined_earlier:
+                if half.record.is_partial:  # its run rejected it for want of an output line
+                    db.execute("UPDATE files SET rejected = rejected - 1 WHERE file = ? AND rejected > 0",
+                               [half.source_file])
+                    db.execute("DELETE FROM rejects WHERE file = ? AND line = ?", [half.source_file, half.record.source_line])
 
     def stored_report(self, requests: int) -> IngestReport:
         """The ingest report of an audit of the store alone: its ``requests``, and every file's latest read.
