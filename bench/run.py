@@ -138,13 +138,13 @@ def log_path(fmt: str, requests: int) -> Path:
     """The cached synthetic log of a format and size (generated on first use, and again when the generator
     changed: its stamp is kept beside it, and the prefixes cut from an older log go with it)."""
     path = DATA / f"{fmt}_{requests}.{'csv' if fmt == 'litellm_spendlogs' else 'jsonl'}"
-    stamp = path.with_name(path.name + ".generator")
-    if not path.exists() or not stamp.exists() or stamp.read_text() != generator_stamp():
+    stamp, current = path.with_name(path.name + ".generator"), generator_stamp()
+    if not path.exists() or not stamp.exists() or stamp.read_text() != current:
         for stale in DATA.glob(f"{path.stem}.first_*"):
             stale.unlink()
         started = time.perf_counter()
         synthesise(requests, fmt, path)
-        stamp.write_text(generator_stamp())
+        stamp.write_text(current)
         print(f"generated {path.name}: {path.stat().st_size / 1e6:,.0f} MB in {time.perf_counter() - started:.1f} s",
               flush=True)
     return path

@@ -2,13 +2,11 @@
 
 Every output (terminal, JSON, Markdown, HTML, error lines) passes log text through `redact_text`
 (API keys, tokens, authorization headers, private keys); the terminal and Markdown also through
-`inert_text`, so a log cannot clear a screen, hide text or plant a link. `redact_key` keeps an API
-key's identity as a short hash of itself.
+`inert_text`, so a log cannot clear a screen, hide text or plant a link.
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
 
 SECRET_PATTERN = re.compile(
@@ -48,16 +46,3 @@ def inert_text(text: str) -> str:
     """Log text for a terminal or a text file: secrets redacted, control characters shown as escapes (\\x1b)."""
     return redact_text(text).translate(CONTROL_ESCAPES)
 
-
-def redact_key(value: str | None) -> str | None:
-    """Keep key identifiers, never secrets: a raw API key becomes a short hash of itself."""
-    if value is None:
-        return None
-    if SECRET_PATTERN.search(value):
-        return "key-" + _short_hash(value)
-    return value
-
-
-def _short_hash(value: str) -> str:
-    """12 hex digits of the value's 128-bit hash (the same digits as the first of its `table.text_hash`)."""
-    return hashlib.blake2b(value.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()[:12]

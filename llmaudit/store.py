@@ -137,9 +137,9 @@ class Store:
 
     def write_report(self, report: IngestReport) -> None:
         """Keep what this run made of each file it read, replacing what an earlier read of the file left."""
-        names = [summary.file for summary in report.files]
+        names = {summary.file for summary in report.files}
         rows = [(f.file, f.format, f.records, f.requests, f.rejected, f.skipped) for f in report.files]
-        rejects = [(r.file, r.line, r.reason) for r in report.rejects if r.file in set(names)]
+        rejects = [(r.file, r.line, r.reason) for r in report.rejects if r.file in names]
         with self._transaction() as db:
             for name in names:
                 db.execute("DELETE FROM files WHERE file = ?", [name])

@@ -16,7 +16,7 @@ import numpy as np
 import polars as pl
 
 from llmaudit.ingest.records import Message, RequestRecord
-from llmaudit.redaction import redact_key
+from llmaudit.redaction import SECRET_PATTERN
 from llmaudit.spill import mapped
 
 REQUEST_SCHEMA: dict[str, Any] = {
@@ -88,6 +88,15 @@ DIGEST_MEMO_CHARS = 32_000_000
 def text_hash(text: str) -> str:
     """Stable 128-bit content address of a text."""
     return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+
+
+def redact_key(value: str | None) -> str | None:
+    """Keep key identifiers, never secrets: a raw API key becomes a short hash of itself."""
+    if value is None:
+        return None
+    if SECRET_PATTERN.search(value):
+        return "key-" + text_hash(value)[:12]
+    return value
 
 
 def assign_components(messages: list[Message]) -> list[str]:

@@ -20,7 +20,7 @@ from typing import Any
 from llmaudit.ingest.anthropic_common import PROVIDER, apply_usage, finish_reason
 from llmaudit.ingest.coerce import SHAPE_ERRORS, BadValue, content_parts, to_str, to_ts
 from llmaudit.ingest.container import Sample
-from llmaudit.ingest.interface import PARTIAL_CONFIDENCE, RawRecords, Reader
+from llmaudit.ingest.interface import PARTIAL_CONFIDENCE, RawRecords, Reader, share_confidence
 from llmaudit.ingest.records import Message, Parsed, Rejection, RequestRecord, Skipped
 
 SYNTHETIC_MODEL = "<synthetic>"
@@ -168,13 +168,14 @@ def _emit(call: _Call) -> Iterator[Parsed]:
     """The call's record (on its last line, whose usage is complete) and its other lines as skipped; or, when
     its last line could not be read, one rejection for the call and its other lines skipped."""
     last = call.lines[-1]
-    if call.problem is not None or call.usage_record is None:
-        bad, reason = call.problem or (last, "unreadable API call")
+    if call.problem is not None:
+        bad, reason = call.problem
         yield Rejection(bad, reason)
         for line in call.lines[:-1]:
             yield Skipped(line, f"streaming duplicate of a rejected API call (message {call.key}: rejected on line {bad})")
         return
     record = call.usage_record
+    assert record is not None  # the last line was read, so it set the usage
     message = call.raw.get("message") or {}
     record.source_line = last
     record.request_id = None if call.key.startswith(LINE_KEY_PREFIX) else call.key
@@ -211,7 +212,7 @@ class ClaudeCodeReader(Reader):
         if hits == len(sample.records):
             # A resumed session can open with many summary lines, which carry no session id.
             return 95 if any("sessionId" in record for record in sample.records) else 70
-        return PARTIAL_CONFIDENCE if hits * 2 >= len(sample.records) and any("requestId" in r for r in sample.records) else 0
+        return share_confidence(hits, len(sample.records), PARTIAL_CONFIDENCE) if any("requestId" in r for r in sample.records) else 0
 
     def parse(self, records: RawRecords) -> Iterator[Parsed]:
         transcript = _Transcript()

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import tempfile
+from pathlib import Path
 
 import pytest
 
-from llmaudit.ingest.container import detect_kind
+from llmaudit.ingest.container import detect_kind, iter_records
+from llmaudit.ingest.source import SourceFile
 
 RECORD = json.dumps({"request": {"model": "gpt-4o"}, "response": {"usage": {"prompt_tokens": 3}}}).encode()
 
@@ -43,12 +46,7 @@ def test_kinds_by_first_byte() -> None:
 
 
 def _lines(text: str) -> list[int]:
-    import tempfile
-    from pathlib import Path
-
-    from llmaudit.ingest.container import iter_records
-    from llmaudit.ingest.source import SourceFile
-
+    """The line numbers a JSON document's records are read with."""
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "doc.json"
         path.write_text(text)

@@ -18,7 +18,8 @@ import pytest
 from typer.testing import CliRunner
 
 from llmaudit.cli import app
-from llmaudit.redaction import SECRET_PATTERN, redact_key
+from llmaudit.redaction import SECRET_PATTERN
+from llmaudit.table import redact_key
 from tests.nasty import corpus
 
 SECRETS = {
