@@ -83,6 +83,7 @@ def run_audit(config: AuditConfig, on_progress: Progress | None = None) -> Audit
         ingest=IngestSummary(
             report.records_read, report.requests, report.duplicates, report.rejected, report.skipped,
             report.rejects, dict(sorted(report.skipped_reasons.items())), report.files, report.unrecognised_files,
+            merged_halves=report.merged_halves,
         ),
         summary=bd.summary_of(priced, window),
         by_model=bd.breakdown(priced, pl.col("model"), detail=["price_model", "price_provider"]),

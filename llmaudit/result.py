@@ -39,6 +39,9 @@ class IngestSummary:
     files: list[FileSummary]
     unrecognised_files: list[RejectedRecord]
     """Files in a given directory that are not logs of any known format (not read)."""
+    merged_halves: int = 0
+    """Of the duplicates, request halves merged into their other half (a batch input line joined to its
+    result): not copies, and nothing of them is lost."""
 
 
 @dataclass(frozen=True)

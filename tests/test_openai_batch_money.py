@@ -42,6 +42,7 @@ def test_batch_pair_exact(shared_data: Path, run_cli) -> None:
     assert Decimal(str(summary["cost_usd"])) == hand["cost"].quantize(Decimal("0.000001"))
     ingest = data["ingest"]
     assert (ingest["records_read"], ingest["requests"], ingest["duplicates"], ingest["rejected"]) == (1316, 658, 658, 0)
+    assert ingest["merged_halves"] == 658  # the 658 "duplicates" are the input halves, not copies
     assert data["by_model"][0]["price_model"] == "o3-mini"
 
 
@@ -53,7 +54,7 @@ def test_batch_output_alone(shared_data: Path, run_cli) -> None:
     assert data is not None
     assert data["summary"]["requests"] == 658
     assert Decimal(str(data["summary"]["cost_usd"])) == hand["cost"].quantize(Decimal("0.000001"))
-    assert data["ingest"]["duplicates"] == 0
+    assert data["ingest"]["duplicates"] == data["ingest"]["merged_halves"] == 0
 
 
 def test_batch_input_alone_is_rejected_with_reason(shared_data: Path, run_cli) -> None:

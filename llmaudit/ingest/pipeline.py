@@ -1,6 +1,8 @@
 """Ingestion: files -> detected readers -> canonical table, with every record accounted for.
 
-Reconciliation: ``records_read = requests + duplicates + rejected``. Lines that are valid
+Reconciliation: ``records_read = requests + duplicates + rejected``; ``merged_halves`` says how many
+of the duplicates are not copies but the second half of a request (a batch input line joined to its
+output line). Lines that are valid
 but are not API calls (a transcript's user turns) are counted apart as ``skipped``.
 """
 
@@ -53,6 +55,8 @@ class IngestReport:
     duplicates: int = 0
     rejected: int = 0
     skipped: int = 0
+    merged_halves: int = 0
+    """Of the duplicates, request halves merged into their other half (a batch input line and its result)."""
     rejects: list[RejectedRecord] = field(default_factory=list)
     skipped_reasons: Counter[str] = field(default_factory=Counter)
     files: list[FileSummary] = field(default_factory=list)
@@ -220,6 +224,7 @@ class Ingestor:
         else:
             # The second half of a pair is merged into the request: counted as a duplicate record.
             self.report.duplicates += 1
+            self.report.merged_halves += 1
         partial, full = (half, waiting) if record.is_partial else (waiting, half)
         self._add(_merge_halves(partial.record, full.record), full.source_format, full.source_file, counts)
 

@@ -10,7 +10,7 @@ from markupsafe import Markup
 
 from llmaudit.redaction import redact_text
 from llmaudit.report.json import to_dict
-from llmaudit.report.terminal import usd
+from llmaudit.report.terminal import reconciliation, usd
 from llmaudit.result import AuditResult, BreakdownRow
 
 TEMPLATE = "report.html.j2"
@@ -46,6 +46,7 @@ def _environment() -> Environment:
     env.filters["redact"] = lambda text: redact_text(str(text))
     env.filters["pct"] = lambda value: f"{value:.1%}"
     env.filters["thousands"] = lambda value: f"{value:,}"
+    env.filters["reconciliation"] = reconciliation
     return env
 
 

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from llmaudit.redaction import inert_text
-from llmaudit.report.terminal import row_cost, usd
+from llmaudit.report.terminal import reconciliation, row_cost, usd
 from llmaudit.result import AuditResult
 
 MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]()|~!#])")
@@ -59,8 +59,7 @@ def render_markdown(result: AuditResult) -> str:
         more = f" and {len(ing.unrecognised_files) - MAX_ROWS:,} more" if len(ing.unrecognised_files) > MAX_ROWS else ""
         lines += ["", f"⚠️ {len(ing.unrecognised_files):,} files not read (not a known log format, not in the totals):"
                       f" {names}{more}"]
-    lines += ["", f"<sub>{ing.records_read:,} records read = {ing.requests:,} analysed + {ing.duplicates:,} duplicates"
-                  f" + {ing.rejected:,} rejected</sub>", ""]
+    lines += ["", f"<sub>{reconciliation(ing)}</sub>", ""]
     return "\n".join(lines)
 
 

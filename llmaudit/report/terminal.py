@@ -9,7 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from llmaudit.redaction import inert_text
-from llmaudit.result import AuditResult, BreakdownRow
+from llmaudit.result import AuditResult, BreakdownRow, IngestSummary
 
 MAX_ROWS = 10
 MAX_REJECTS_SHOWN = 10
@@ -38,6 +38,17 @@ def row_cost(row: BreakdownRow) -> str:
     if row.unpriced_requests:
         return f"{usd(row.cost_usd)} + {row.unpriced_requests:,} not priced"
     return usd(row.cost_usd)
+
+
+def reconciliation(ing: IngestSummary) -> str:
+    """Where every record read went, in words ("10 records read = 8 analysed + 1 duplicates + 1 rejected"); the
+    duplicates that are request halves joined to their other half are named as such, not as copies."""
+    duplicates = f"{ing.duplicates:,} duplicates"
+    if ing.merged_halves == ing.duplicates and ing.duplicates:
+        duplicates = f"{ing.merged_halves:,} request halves joined to their other half"
+    elif ing.merged_halves:
+        duplicates += f" ({ing.merged_halves:,} of them request halves joined to their other half)"
+    return f"{ing.records_read:,} records read = {ing.requests:,} analysed + {duplicates} + {ing.rejected:,} rejected"
 
 
 def _breakdown_table(title: str, rows: list[BreakdownRow], label: str) -> Table:
@@ -84,8 +95,7 @@ def render_terminal(result: AuditResult, console: Console) -> None:
     reconciled = ing.records_read == ing.requests + ing.duplicates + ing.rejected
     mark = "[green]✓[/green]" if reconciled else "[red]✗ does not balance[/red]"
     console.print(
-        f"Ingest: {ing.records_read:,} read = {ing.requests:,} analysed + {ing.duplicates:,} duplicates"
-        f" + {ing.rejected:,} rejected {mark}"
+        f"Ingest: {reconciliation(ing)} {mark}"
         + (f" ({ing.skipped:,} non-request lines skipped)" if ing.skipped else "")
     )
     for file in ing.files:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from llmaudit.report.markdown import md_escape
-from llmaudit.report.terminal import row_cost
-from llmaudit.result import BreakdownRow
+from llmaudit.report.terminal import reconciliation, row_cost
+from llmaudit.result import BreakdownRow, IngestSummary
 
 
 def test_markup_and_html_are_inert() -> None:
@@ -27,3 +27,16 @@ def test_a_model_without_a_price_never_reads_as_free() -> None:
     assert row_cost(row(4)) == "not priced"
     assert row_cost(row(1)) == "$0.5000 + 1 not priced"
     assert row_cost(row(0)) == "$0.5000"
+
+
+def test_joined_request_halves_are_not_called_copies() -> None:
+    def ingest(duplicates: int, merged: int) -> IngestSummary:
+        return IngestSummary(records_read=1000 + duplicates + 2, requests=1000, duplicates=duplicates, rejected=2,
+                             skipped=0, rejects=[], skipped_reasons={}, files=[], unrecognised_files=[],
+                             merged_halves=merged)
+
+    assert reconciliation(ingest(0, 0)) == "1,002 records read = 1,000 analysed + 0 duplicates + 2 rejected"
+    assert reconciliation(ingest(1000, 1000)) == \
+        "2,002 records read = 1,000 analysed + 1,000 request halves joined to their other half + 2 rejected"
+    assert reconciliation(ingest(1003, 1000)) == ("2,005 records read = 1,000 analysed + 1,003 duplicates"
+                                                  " (1,000 of them request halves joined to their other half) + 2 rejected")
