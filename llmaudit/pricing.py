@@ -1,8 +1,10 @@
 """Prices every request: one genai-prices lookup per unique (provider, model, day, mode), then columns.
 
-Modes: ``standard``, ``batch`` (batch API and flex: the provider's batch discount, which
-genai-prices lacks for most dates, applied here) and ``priority`` (genai-prices' priority
-variant when it has one). Long-context tiers apply to the whole request when its total
+Modes: ``standard``, ``batch`` (the provider's batch discount, which genai-prices lacks for
+most dates, applied here), ``flex`` (batch rates, cached input keeping its discount) and
+``priority`` (genai-prices' priority variant, else OpenAI's documented premium). Where
+genai-prices contradicts a documented rule (a cached-input share, a long-context tier) the
+documented rule wins and the pricing notes say so. Long-context tiers apply to the whole request when its total
 input crosses the threshold, as the providers bill them.
 """
 
@@ -10,7 +12,7 @@ from __future__ import annotations
 
 import json
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -29,6 +31,10 @@ PRICE_FIELDS = ("input", "cache_read", "cache_write", "cache_write_1h", "output"
 MAX_TIERS = 2
 DISAGREEMENT_RATIO = 0.01
 MAX_LISTED_DISAGREEMENTS = 50
+MODE_CONTEXT: dict[str, dict[str, str]] = {
+    "batch": {"processing": "batch"}, "flex": {"service_tier": "flex"}, "priority": {"service_tier": "priority"},
+}
+"""genai-prices' context for a price mode's own variant (used when it has one for the model and date)."""
 
 
 @dataclass(frozen=True)
@@ -128,8 +134,9 @@ def _base_and_tiers(value: Any) -> tuple[float | None, list[tuple[int, float]]]:
     return None, []
 
 
-def _unit_prices(model_price: ModelPrice, provider: str, tier_index: int | None) -> UnitPrices | None:
-    """Unit prices from a genai-prices ModelPrice, at its base rate or one of its tiers."""
+def _unit_prices(model_price: ModelPrice, provider: str, model_id: str, tier_index: int | None) -> UnitPrices | None:
+    """Unit prices from a genai-prices ModelPrice, at its base rate or one of its tiers; a Claude model's
+    missing cache prices from Anthropic's multipliers, whoever serves it."""
 
     def pick(key: str) -> float | None:
         base, tiers = _base_and_tiers(getattr(model_price, key, None))
@@ -143,7 +150,7 @@ def _unit_prices(model_price: ModelPrice, provider: str, tier_index: int | None)
     output_price = pick("output_mtok")
     if input_price is None or output_price is None:
         return None
-    anthropic = provider in ("anthropic", "aws")
+    anthropic = provider in ("anthropic", "aws") or provider_rules.anthropic_model_key(model_id) is not None
     cache_read = pick("cache_read_mtok")
     cache_write = pick("cache_write_mtok")
     cache_write_1h = pick("cache_write_1h_mtok")
@@ -221,27 +228,42 @@ class PriceResolver:
         gp_provider, model_info = found
         when = datetime(day.year, day.month, day.day, 12, tzinfo=UTC)
         standard = model_info.get_prices(when)
-        context = {"processing": "batch"} if mode == "batch" else ({"service_tier": "priority"} if mode == "priority" else None)
+        context = MODE_CONTEXT.get(mode)
         variant = model_info.get_prices(when, context) if context else standard
         has_variant = context is not None and variant != standard
         prices = variant if has_variant else standard
-        thresholds = _thresholds(prices)
-        base_prices = _unit_prices(prices, gp_provider.id, None)
+        gp, model_id = gp_provider.id, model_info.id
+        base_prices = _unit_prices(prices, gp, model_id, None)
         if base_prices is None:
             return None
         base = base_prices
         tiers = tuple(
             (start, tier_prices)
-            for index, start in enumerate(thresholds)
-            if (tier_prices := _unit_prices(prices, gp_provider.id, index)) is not None
+            for index, start in enumerate(_thresholds(prices))
+            if (tier_prices := _unit_prices(prices, gp, model_id, index)) is not None
         )
-        note = None
+        notes = []
+        if (cached := _documented_cache_read(gp, model_id, prices, base)) is not None:
+            notes.append(f"{model_id}: cached input priced at {cached / base.input:.0%} of input as OpenAI documents"
+                         f" (genai-prices has ${base.cache_read:g}/MTok against ${base.input:g} input on {day})")
+            base = replace(base, cache_read=cached)
+        if not tiers:
+            tiers = _documented_long_context(model_id, base)
         if mode == "batch" and not has_variant:
-            base, tiers = self._batch(gp_provider.id, model_info.id, base, tiers)
+            base, tiers = self._batch(gp, model_id, base, tiers)
+        elif mode == "flex" and not has_variant:
+            # Flex is priced at batch rates, cached input keeping its discount (unlike pre-GPT-5 batch).
+            discount = provider_rules.BATCH_DISCOUNT.get(gp, 0.5)
+            base, tiers = base.scaled(discount), tuple((start, p.scaled(discount)) for start, p in tiers)
         elif mode == "priority" and not has_variant:
-            note = "priority tier priced at standard rates: genai-prices has no priority price for this model and date"
+            premium = provider_rules.openai_priority_multiplier(model_id) if gp in ("openai", "azure") else None
+            if premium is None:
+                notes.append("priority tier priced at standard rates: neither genai-prices nor the provider's pricing"
+                             " page gives a priority price for this model and date")
+            else:
+                base = base.scaled(premium)  # long-context requests keep the standard long-context price
         source = f"genai-prices {genai_prices.__version__}"
-        return ResolvedPrice(model_info.id, gp_provider.id, source, base, tiers, note)
+        return ResolvedPrice(model_id, gp, source, base, tiers, "; ".join(notes) or None)
 
     @staticmethod
     def _batch(
@@ -268,12 +290,36 @@ class PriceResolver:
         return None
 
 
+def _documented_cache_read(provider: str, model_id: str, prices: ModelPrice, base: UnitPrices) -> float | None:
+    """OpenAI's documented cached price, when genai-prices has a cached price for the date that contradicts it
+    (o3's launch price: $0.50 cached against $10 input, where OpenAI documents 75% off)."""
+    share = provider_rules.openai_cache_read_multiplier(model_id) if provider in ("openai", "azure") else None
+    if share is None or prices.cache_read_mtok is None:
+        return None
+    documented = base.input * share
+    return documented if abs(documented - base.cache_read) > 1e-9 * max(base.input, 1.0) else None
+
+
+def _documented_long_context(model_id: str, base: UnitPrices) -> tuple[tuple[int, UnitPrices], ...]:
+    """The whole-request long-context tier Anthropic documents for a Claude model genai-prices has no tier for."""
+    rule = provider_rules.ANTHROPIC_LONG_CONTEXT.get(provider_rules.anthropic_model_key(model_id) or "")
+    if rule is None:
+        return ()
+    threshold, input_factor, output_factor = rule
+    return ((threshold, UnitPrices(
+        input=base.input * input_factor, cache_read=base.cache_read * input_factor,
+        cache_write=base.cache_write * input_factor, cache_write_1h=base.cache_write_1h * input_factor,
+        output=base.output * output_factor, reasoning=base.reasoning * output_factor)),)
+
+
 def price_mode(is_batch: pl.Expr, service_tier: pl.Expr) -> pl.Expr:
-    """standard | batch | priority, from the batch flag and the tier that served the request."""
+    """standard | batch | flex | priority, from the batch flag and the tier that served the request."""
     tier = service_tier.str.to_lowercase()
     return (
-        pl.when(is_batch | tier.is_in(list(provider_rules.FLEX_TIERS)) | (tier == "batch"))
+        pl.when(is_batch | (tier == "batch"))
         .then(pl.lit("batch"))
+        .when(tier.is_in(list(provider_rules.FLEX_TIERS)))
+        .then(pl.lit("flex"))
         .when(tier == "priority")
         .then(pl.lit("priority"))
         .otherwise(pl.lit("standard"))

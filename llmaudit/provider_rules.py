@@ -28,7 +28,39 @@ BATCH_DISCOUNT: dict[str, float] = {
 """Multiplier applied to every token price of a batch request, by provider."""
 
 FLEX_TIERS = frozenset({"flex"})
-"""OpenAI Flex is "priced at Batch API rates" (guides/flex-processing) ✅; Gemini Flex is 50% off ✅."""
+"""OpenAI Flex is "priced at Batch API rates, with additional discounts from prompt caching" (guides/flex-processing)
+✅, so unlike pre-GPT-5 batch its cached input keeps the cache discount (o3/o4-mini "get cached rates on Flex" [PR]
+✅); Gemini Flex is 50% off ✅."""
+
+
+OPENAI_PRIORITY_MULTIPLIER: tuple[tuple[re.Pattern[str], float], ...] = (
+    # Priority processing premium over standard, by model [PR] ✅ (2026-08): gpt-5/5.1/5.4/5.6 2x, gpt-5.5 2.5x,
+    # gpt-4.1 1.75x, gpt-4o 1.7x. Priority prices "exclude long context" (openai.com/api-priority-processing) ✅:
+    # a request above the long-context threshold keeps the standard long-context price.
+    (re.compile(r"gpt-5\.5(-\d{4}-\d{2}-\d{2})?"), 2.5),
+    (re.compile(r"gpt-5(\.[146])?(-\d{4}-\d{2}-\d{2})?"), 2.0),
+    (re.compile(r"gpt-4\.1(-\d{4}-\d{2}-\d{2})?"), 1.75),
+    (re.compile(r"gpt-4o(-\d{4}-\d{2}-\d{2})?"), 1.7),
+)
+"""(whole model name, priority price / standard price) for the models the pricing page lists; only used when
+genai-prices has no priority price of its own."""
+
+
+def openai_priority_multiplier(model: str) -> float | None:
+    """Priority price / standard price of an OpenAI model, when the pricing page states it."""
+    name = model.lower().rsplit("/", 1)[-1]
+    return next((factor for pattern, factor in OPENAI_PRIORITY_MULTIPLIER if pattern.fullmatch(name)), None)
+
+
+ANTHROPIC_LONG_CONTEXT: dict[str, tuple[int, float, float]] = {
+    # Sonnet 4 and 4.5 with the 1M-context beta and more than 200k input tokens (cache reads and writes included):
+    # the whole request at 2x input and 1.5x output; cache and batch multipliers stack [AP@979aa9c8] ✅.
+    # Claude 4.6+ bills the full 1M context at standard rates [AP HEAD] ✅.
+    "sonnet-4": (200_000, 2.0, 1.5),
+    "sonnet-4.5": (200_000, 2.0, 1.5),
+}
+"""'<family>-<version>' -> (input-token threshold, input multiplier, output multiplier); used when genai-prices
+has no tier for the model."""
 
 
 def openai_batch_cache_read_is_discounted(model: str) -> bool:

@@ -124,3 +124,43 @@ def test_proxy_cache_hits_cost_nothing() -> None:
     assert frame.get_column("cost_usd").item() == 0.0
     assert frame.get_column("cost_source").item() == "proxy_cache"
     assert pricing_report(frame, PriceResolver(), None).disagreements == 0
+
+
+def test_openai_priority_premium_from_the_pricing_page() -> None:
+    # gpt-5 priority = 2x standard ($2.50 in, $0.25 cached, $20 out); gpt-4o-mini's premium is not documented.
+    tokens = {"input_tokens": 100_000, "cache_read_tokens": 40_000, "output_tokens": 10_000, "service_tier": "priority"}
+    assert cost_of(req("gpt-5-2025-08-07", "openai", **tokens)) == \
+        pytest.approx((60_000 * 2.5 + 40_000 * 0.25 + 10_000 * 20) / 1e6, rel=1e-12)
+    frame = priced(req("gpt-4o-mini", "openai", **tokens))
+    assert frame.get_column("cost_usd").item() == pytest.approx((60_000 * 0.15 + 40_000 * 0.075 + 10_000 * 0.6) / 1e6)
+    assert "priority tier priced at standard rates" in frame.get_column("price_note").item()
+
+
+def test_flex_is_batch_rates_with_the_cache_discount_kept() -> None:
+    # o4-mini flex: $0.55 in, $0.1375 cached (half of $0.275), $2.20 out; batch would bill cached at $0.55.
+    record = req("o4-mini-2025-04-16", "openai", input_tokens=100_000, cache_read_tokens=40_000, output_tokens=10_000,
+                 service_tier="flex", ts=datetime(2025, 6, 15, 12, tzinfo=UTC))
+    assert cost_of(record) == pytest.approx((60_000 * 0.55 + 40_000 * 0.1375 + 10_000 * 2.2) / 1e6, rel=1e-12)
+
+
+def test_documented_cached_share_wins_over_a_contradicting_dated_price() -> None:
+    # o3 at launch (April 2025): $10 in, $40 out, cached 75% off = $2.50 (genai-prices has $0.50 for that date).
+    record = req("o3-2025-04-16", "openai", input_tokens=100_000, cache_read_tokens=40_000, output_tokens=5_000,
+                 reasoning_tokens=4_000, ts=datetime(2025, 4, 30, 12, tzinfo=UTC))
+    frame = priced(record)
+    assert frame.get_column("cost_usd").item() == pytest.approx((60_000 * 10 + 40_000 * 2.5 + 5_000 * 40) / 1e6, rel=1e-12)
+    assert "as OpenAI documents" in frame.get_column("price_note").item()
+
+
+def test_sonnet_4_long_context_tier_when_genai_prices_has_none() -> None:
+    # Sonnet 4 above 200k input (reads and writes included): 2x input prices, 1.5x output, for the whole request.
+    record = req("claude-sonnet-4-20250514", "anthropic", input_tokens=210_000, cache_read_tokens=150_000,
+                 cache_write_tokens=10_000, output_tokens=2_000)
+    assert cost_of(record) == pytest.approx((50_000 * 6 + 150_000 * 0.6 + 10_000 * 7.5 + 2_000 * 22.5) / 1e6, rel=1e-12)
+
+
+def test_claude_one_hour_writes_cost_twice_input_whoever_serves_it() -> None:
+    # Claude Opus 4.1 on Vertex: $15 in; 1h writes 2x = $30 (not the 5-minute $18.75).
+    record = req("claude-opus-4-1@20250805", "vertex_ai", input_tokens=30_000, cache_write_tokens=20_000,
+                 cache_write_1h_tokens=20_000, output_tokens=0)
+    assert cost_of(record) == pytest.approx((10_000 * 15 + 20_000 * 30) / 1e6, rel=1e-12)
