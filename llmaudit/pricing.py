@@ -394,19 +394,33 @@ def _price_table(resolver: PriceResolver, keys: pl.DataFrame) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=schema)
 
 
+PER_REQUEST_INPUT = pl.col("input_tokens") / pl.col("request_count").clip(lower_bound=1)
+"""A request's total input; for a usage bucket (many requests in one row) the mean per request: tiers are per
+request, never on the bucket's sum."""
+AGGREGATE_TIER_NOTE = ("usage buckets of models with long-context prices: the tier is chosen on each bucket's mean"
+                       " input per request (a bucket does not say which of its requests crossed the threshold)")
+
+
 def _tiered(name: str) -> pl.Expr:
-    """The applicable price of one kind: the highest tier whose threshold total input exceeds."""
+    """The applicable price of one kind: the highest tier whose threshold the request's total input exceeds."""
     expr = pl.col(f"p_{name}")
     for index in range(MAX_TIERS):
-        expr = pl.when(pl.col(f"t{index}_start").is_not_null() & (pl.col("input_tokens") > pl.col(f"t{index}_start"))) \
+        expr = pl.when(pl.col(f"t{index}_start").is_not_null() & (PER_REQUEST_INPUT > pl.col(f"t{index}_start"))) \
             .then(pl.col(f"t{index}_{name}")).otherwise(expr)
     return expr
+
+
+def _with_note(notes: pl.Expr, where: pl.Expr, note: str) -> pl.Expr:
+    """``notes`` with ``note`` added on the rows ``where`` holds."""
+    return pl.when(where).then(pl.concat_str([notes, pl.lit(note)], separator="; ", ignore_nulls=True)).otherwise(notes)
 
 
 def compute_costs(requests: pl.DataFrame, resolver: PriceResolver, as_of: date | None) -> pl.DataFrame:
     """Add price_model, price_provider, cost columns (cost_usd null when unpriced) and the applied
     unit prices ``unit_<kind>`` in USD per million tokens (after tier and batch rules)."""
-    fallback_day = as_of or _latest_day(requests)
+    latest: datetime | None = requests.select(pl.col("ts").max()).item() if requests.height else None
+    dated = latest is not None
+    fallback_day = as_of or (latest.date() if latest is not None else datetime.now(UTC).date())
     keyed = requests.with_columns(
         price_day=pl.lit(as_of, dtype=pl.Date) if as_of else pl.col("ts").dt.date().fill_null(fallback_day),
         price_mode=price_mode(pl.col("is_batch"), pl.col("service_tier").fill_null("")),
@@ -428,6 +442,12 @@ def compute_costs(requests: pl.DataFrame, resolver: PriceResolver, as_of: date |
         cost_input_usd=pl.when(cached_by_proxy).then(0.0).otherwise(cost_in),
         cost_output_usd=pl.when(cached_by_proxy).then(0.0).otherwise(cost_out),
         **{f"unit_{name}": _tiered(name) for name in PRICE_FIELDS},
+        price_note=_with_note(_with_note(pl.col("price_note"), pl.col("is_aggregate") & (pl.col("request_count") > 1)
+                                         & pl.col("t0_start").is_not_null(), AGGREGATE_TIER_NOTE),
+                              pl.col("ts").is_null() & pl.lit(as_of is None),
+                              f"requests without a timestamp (batch results, some exports) priced at the prices of {fallback_day}:"
+                              f" {'the latest request day of the run' if dated else 'today, as no request of the run has a time'}"
+                              " (--as-of sets the day)"),
     ).with_columns(
         cost_usd=pl.when(reported_only).then(pl.col("cost_reported_usd")).otherwise(
             pl.col("cost_input_usd") + pl.col("cost_output_usd")
@@ -438,11 +458,6 @@ def compute_costs(requests: pl.DataFrame, resolver: PriceResolver, as_of: date |
     )
     drop = [c for c in prices.columns if c.startswith(("p_", "t0_", "t1_"))] + ["price_day"]
     return priced.drop(drop)
-
-
-def _latest_day(requests: pl.DataFrame) -> date:
-    latest = requests.select(pl.col("ts").max()).item() if requests.height else None
-    return latest.date() if latest is not None else datetime.now(UTC).date()
 
 
 def pricing_report(priced: pl.DataFrame, resolver: PriceResolver, as_of: date | None) -> PricingReport:

@@ -164,3 +164,25 @@ def test_claude_one_hour_writes_cost_twice_input_whoever_serves_it() -> None:
     record = req("claude-opus-4-1@20250805", "vertex_ai", input_tokens=30_000, cache_write_tokens=20_000,
                  cache_write_1h_tokens=20_000, output_tokens=0)
     assert cost_of(record) == pytest.approx((10_000 * 15 + 20_000 * 30) / 1e6, rel=1e-12)
+
+
+def test_long_context_tier_is_per_request_in_a_usage_bucket() -> None:
+    # 100 gpt-5.4 requests of 10k input each in one usage row: base price ($2.50 / $15), though the sum is 1M.
+    bucket = req("gpt-5.4-2026-03-05", "openai", input_tokens=1_000_000, output_tokens=100_000, request_count=100,
+                 is_aggregate=True, ts=datetime(2026, 4, 1, tzinfo=UTC))
+    frame = priced(bucket)
+    assert frame.get_column("cost_usd").item() == pytest.approx((1_000_000 * 2.5 + 100_000 * 15) / 1e6, rel=1e-12)
+    assert "mean input per request" in frame.get_column("price_note").item()
+    # One request of 300k in a bucket of one crosses the 272k threshold.
+    single = req("gpt-5.4-2026-03-05", "openai", input_tokens=300_000, output_tokens=1_000, request_count=1,
+                 is_aggregate=True, ts=datetime(2026, 4, 1, tzinfo=UTC))
+    assert cost_of(single) == pytest.approx((300_000 * 5 + 1_000 * 22.5) / 1e6, rel=1e-12)
+
+
+def test_a_request_without_a_time_says_which_day_priced_it() -> None:
+    dated = req("claude-opus-4-6", "anthropic", input_tokens=1_000, output_tokens=10, ts=datetime(2026, 2, 20, tzinfo=UTC))
+    undated = req("claude-opus-4-6", "anthropic", input_tokens=1_000, output_tokens=10, ts=None)
+    notes = priced(dated, undated).get_column("price_note").to_list()
+    assert notes[0] is None
+    assert "prices of 2026-02-20: the latest request day of the run" in notes[1]
+    assert priced(undated, as_of=date(2026, 3, 1)).get_column("price_note").item() is None
