@@ -374,7 +374,8 @@ def _price_table(resolver: PriceResolver, keys: pl.DataFrame) -> pl.DataFrame:
         row: dict[str, Any] = {"provider": provider, "model": model, "price_day": day, "price_mode": mode}
         if resolved is not None:
             row.update(price_model=resolved.price_model, price_provider=resolved.price_provider,
-                       price_source=resolved.source, price_note=resolved.note)
+                       price_source=resolved.source, price_note=resolved.note,
+                       p_us_premium=provider_rules.anthropic_geo_premium(resolved.price_model))
             for name in PRICE_FIELDS:
                 row[f"p_{name}"] = getattr(resolved.base, name)
             for index in range(MAX_TIERS):
@@ -386,7 +387,7 @@ def _price_table(resolver: PriceResolver, keys: pl.DataFrame) -> pl.DataFrame:
     schema: dict[str, Any] = {
         "provider": pl.String, "model": pl.String, "price_day": pl.Date, "price_mode": pl.String,
         "price_model": pl.String, "price_provider": pl.String, "price_source": pl.String, "price_note": pl.String,
-        **{f"p_{name}": pl.Float64 for name in PRICE_FIELDS},
+        **{f"p_{name}": pl.Float64 for name in PRICE_FIELDS}, "p_us_premium": pl.Float64,
     }
     for index in range(MAX_TIERS):
         schema[f"t{index}_start"] = pl.Int64
@@ -401,13 +402,19 @@ AGGREGATE_TIER_NOTE = ("usage buckets of models with long-context prices: the ti
                        " input per request (a bucket does not say which of its requests crossed the threshold)")
 
 
+GEO_PREMIUM = pl.when(pl.col("inference_geo").str.to_lowercase().is_in(list(provider_rules.ANTHROPIC_GEO_PREMIUM))) \
+    .then(pl.col("p_us_premium")).otherwise(1.0)
+"""The multiplier for where the request ran (Claude 4.6+ US-only inference: 1.1)."""
+
+
 def _tiered(name: str) -> pl.Expr:
-    """The applicable price of one kind: the highest tier whose threshold the request's total input exceeds."""
+    """The applicable price of one kind: the highest tier whose threshold the request's total input exceeds,
+    times the regional premium."""
     expr = pl.col(f"p_{name}")
     for index in range(MAX_TIERS):
         expr = pl.when(pl.col(f"t{index}_start").is_not_null() & (PER_REQUEST_INPUT > pl.col(f"t{index}_start"))) \
             .then(pl.col(f"t{index}_{name}")).otherwise(expr)
-    return expr
+    return expr * GEO_PREMIUM
 
 
 def _with_note(notes: pl.Expr, where: pl.Expr, note: str) -> pl.Expr:

@@ -52,6 +52,21 @@ def openai_priority_multiplier(model: str) -> float | None:
     return next((factor for pattern, factor in OPENAI_PRIORITY_MULTIPLIER if pattern.fullmatch(name)), None)
 
 
+ANTHROPIC_GEO_PREMIUM: dict[str, float] = {"us": 1.1}
+"""``inference_geo`` -> multiplier on every token price: US-only inference costs 1.1x on Claude 4.6+ [AP] ✅, stacking
+with the batch discount and the cache multipliers [APC] ✅ (2026-08)."""
+ANTHROPIC_GEO_PREMIUM_FROM_VERSION = 4.6
+"""The first Claude version billed by ``inference_geo`` [AP] ✅."""
+
+
+def anthropic_geo_premium(model: str) -> float:
+    """US-only inference's multiplier for a model (1.0 for a model not billed by where it ran)."""
+    key = anthropic_model_key(model)
+    if key is None or float(key.split("-", 1)[1]) < ANTHROPIC_GEO_PREMIUM_FROM_VERSION:
+        return 1.0
+    return ANTHROPIC_GEO_PREMIUM["us"]
+
+
 ANTHROPIC_LONG_CONTEXT: dict[str, tuple[int, float, float]] = {
     # Sonnet 4 and 4.5 with the 1M-context beta and more than 200k input tokens (cache reads and writes included):
     # the whole request at 2x input and 1.5x output; cache and batch multipliers stack [AP@979aa9c8] ✅.

@@ -46,6 +46,7 @@ REQUEST_SCHEMA: dict[str, Any] = {
     "seed": pl.Int64,
     "top_p": pl.Float64,
     "service_tier": pl.String,
+    "inference_geo": pl.String,
     "input_tokens": pl.Int64,
     "cache_read_tokens": pl.Int64,
     "cache_write_tokens": pl.Int64,

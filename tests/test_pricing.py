@@ -186,3 +186,13 @@ def test_a_request_without_a_time_says_which_day_priced_it() -> None:
     assert notes[0] is None
     assert "prices of 2026-02-20: the latest request day of the run" in notes[1]
     assert priced(undated, as_of=date(2026, 3, 1)).get_column("price_note").item() is None
+
+
+def test_us_only_inference_costs_a_tenth_more_on_claude_4_6_and_later() -> None:
+    # Opus 4.6: $5 in, $25 out; inference_geo "us" = 1.1x every price. Sonnet 4.5 predates the premium.
+    us = req("claude-opus-4-6", "anthropic", input_tokens=100_000, output_tokens=10_000, inference_geo="us")
+    assert cost_of(us) == pytest.approx((100_000 * 5 + 10_000 * 25) * 1.1 / 1e6, rel=1e-12)
+    anywhere = req("claude-opus-4-6", "anthropic", input_tokens=100_000, output_tokens=10_000, inference_geo="global")
+    assert cost_of(anywhere) == pytest.approx((100_000 * 5 + 10_000 * 25) / 1e6, rel=1e-12)
+    older = req("claude-sonnet-4-5", "anthropic", input_tokens=100_000, output_tokens=10_000, inference_geo="us")
+    assert cost_of(older) == pytest.approx((100_000 * 3 + 10_000 * 15) / 1e6, rel=1e-12)

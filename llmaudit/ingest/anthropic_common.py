@@ -35,8 +35,6 @@ FINISH_REASONS = {
     "end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length", "tool_use": "tool_calls",
     "refusal": "content_filter", "model_context_window_exceeded": "length",
 }
-# Response fields with no place in the canonical record that still change the bill.
-BILLED_EXTRAS = ("inference_geo",)
 UNKNOWN_GEO = frozenset({"", "not_available"})
 
 
@@ -179,10 +177,10 @@ def apply_usage(record: RequestRecord, usage: Any) -> None:
 
 
 def _usage_extras(record: RequestRecord, usage: dict[str, Any]) -> None:
-    """Billing facts the canonical columns lack (regional premium, paid server tools), kept as metadata."""
+    """Where the request ran (a regional premium), and the paid server tools (kept as metadata)."""
     geo = to_str(usage.get("inference_geo"))
     if geo is not None and geo not in UNKNOWN_GEO:
-        record.metadata["inference_geo"] = geo
+        record.inference_geo = geo
     server = usage.get("server_tool_use")
     if isinstance(server, dict):
         for name, value in server.items():

@@ -58,6 +58,8 @@ class RequestRecord:
     top_p: float | None = None
     service_tier: str | None = None
     """The tier that served the request (default, flex, priority, batch...)."""
+    inference_geo: str | None = None
+    """Where the provider ran the request, when it bills by it (Anthropic's ``usage.inference_geo``)."""
     input_tokens: int | None = None
     """Total input including cache reads and writes."""
     cache_read_tokens: int = 0

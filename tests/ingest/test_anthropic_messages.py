@@ -116,7 +116,7 @@ def test_thinking_tokens_detail_and_split_only_cache_creation() -> None:
     (out,) = AnthropicMessagesReader().parse(iter([(1, raw)]))
     assert isinstance(out, RequestRecord)
     assert (out.input_tokens, out.cache_write_tokens, out.cache_write_1h_tokens) == (35, 30, 20)
-    assert (out.output_tokens, out.reasoning_tokens, out.metadata["inference_geo"]) == (300, 250, "us")
+    assert (out.output_tokens, out.reasoning_tokens, out.inference_geo) == (300, 250, "us")
 
 
 def test_1h_writes_above_all_writes_are_rejected() -> None:
