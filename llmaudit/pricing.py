@@ -27,7 +27,8 @@ from llmaudit import provider_rules
 from llmaudit.errors import ConfigError
 from llmaudit.sums import exact_sum, series_sum
 
-PRICE_FIELDS = ("input", "cache_read", "cache_write", "cache_write_1h", "output", "reasoning")
+PRICE_FIELDS = ("input", "cache_read", "cache_write", "cache_write_1h", "output", "reasoning", "input_audio",
+                "output_audio")
 MAX_TIERS = 2
 DISAGREEMENT_RATIO = 0.01
 MAX_LISTED_DISAGREEMENTS = 50
@@ -47,6 +48,11 @@ class UnitPrices:
     cache_write_1h: float
     output: float
     reasoning: float
+    input_audio: float
+    """Uncached audio input (the text input price when the model has no audio price)."""
+    output_audio: float
+    audio_priced: bool = False
+    """True when the audio prices are the model's own, not the text prices standing in."""
 
     def scaled(self, factor: float, *, cache_read: float | None = None) -> UnitPrices:
         """Every price times ``factor`` (batch), optionally with a cache-read price of its own."""
@@ -57,6 +63,9 @@ class UnitPrices:
             cache_write_1h=self.cache_write_1h * factor,
             output=self.output * factor,
             reasoning=self.reasoning * factor,
+            input_audio=self.input_audio * factor,
+            output_audio=self.output_audio * factor,
+            audio_priced=self.audio_priced,
         )
 
 
@@ -161,8 +170,11 @@ def _unit_prices(model_price: ModelPrice, provider: str, model_id: str, tier_ind
     if cache_write_1h is None:
         cache_write_1h = input_price * provider_rules.ANTHROPIC_CACHE_WRITE_1H if anthropic else cache_write
     reasoning = pick("output_reasoning_mtok")
+    input_audio, output_audio = pick("input_audio_mtok"), pick("output_audio_mtok")
     return UnitPrices(input_price, cache_read, cache_write, cache_write_1h, output_price,
-                      output_price if reasoning is None else reasoning)
+                      output_price if reasoning is None else reasoning,
+                      input_price if input_audio is None else input_audio, output_price if output_audio is None else output_audio,
+                      audio_priced=input_audio is not None or output_audio is not None)
 
 
 def _thresholds(model_price: ModelPrice) -> list[int]:
@@ -220,6 +232,8 @@ class PriceResolver:
                 cache_write_1h=cache_write if override.cache_write_1h_mtok is None else override.cache_write_1h_mtok,
                 output=override.output_mtok,
                 reasoning=override.output_mtok,
+                input_audio=override.input_mtok,
+                output_audio=override.output_mtok,
             )
             return ResolvedPrice(override.model, override.provider, "override", base)
         found = self._find(provider, model)
@@ -309,7 +323,9 @@ def _documented_long_context(model_id: str, base: UnitPrices) -> tuple[tuple[int
     return ((threshold, UnitPrices(
         input=base.input * input_factor, cache_read=base.cache_read * input_factor,
         cache_write=base.cache_write * input_factor, cache_write_1h=base.cache_write_1h * input_factor,
-        output=base.output * output_factor, reasoning=base.reasoning * output_factor)),)
+        output=base.output * output_factor, reasoning=base.reasoning * output_factor,
+        input_audio=base.input_audio * input_factor, output_audio=base.output_audio * output_factor,
+        audio_priced=base.audio_priced)),)
 
 
 def price_mode(is_batch: pl.Expr, service_tier: pl.Expr) -> pl.Expr:
@@ -375,7 +391,8 @@ def _price_table(resolver: PriceResolver, keys: pl.DataFrame) -> pl.DataFrame:
         if resolved is not None:
             row.update(price_model=resolved.price_model, price_provider=resolved.price_provider,
                        price_source=resolved.source, price_note=resolved.note,
-                       p_us_premium=provider_rules.anthropic_geo_premium(resolved.price_model))
+                       p_us_premium=provider_rules.anthropic_geo_premium(resolved.price_model),
+                       p_audio_priced=resolved.base.audio_priced)
             for name in PRICE_FIELDS:
                 row[f"p_{name}"] = getattr(resolved.base, name)
             for index in range(MAX_TIERS):
@@ -388,6 +405,7 @@ def _price_table(resolver: PriceResolver, keys: pl.DataFrame) -> pl.DataFrame:
         "provider": pl.String, "model": pl.String, "price_day": pl.Date, "price_mode": pl.String,
         "price_model": pl.String, "price_provider": pl.String, "price_source": pl.String, "price_note": pl.String,
         **{f"p_{name}": pl.Float64 for name in PRICE_FIELDS}, "p_us_premium": pl.Float64,
+        "p_audio_priced": pl.Boolean,
     }
     for index in range(MAX_TIERS):
         schema[f"t{index}_start"] = pl.Int64
@@ -398,6 +416,7 @@ def _price_table(resolver: PriceResolver, keys: pl.DataFrame) -> pl.DataFrame:
 PER_REQUEST_INPUT = pl.col("input_tokens") / pl.col("request_count").clip(lower_bound=1)
 """A request's total input; for a usage bucket (many requests in one row) the mean per request: tiers are per
 request, never on the bucket's sum."""
+AUDIO_AS_TEXT_NOTE = "audio tokens priced at the text rates: genai-prices has no audio price for the model"
 AGGREGATE_TIER_NOTE = ("usage buckets of models with long-context prices: the tier is chosen on each bucket's mean"
                        " input per request (a bucket does not say which of its requests crossed the threshold)")
 
@@ -436,11 +455,27 @@ def compute_costs(requests: pl.DataFrame, resolver: PriceResolver, as_of: date |
     prices = _price_table(resolver, keys)
     joined = keyed.join(prices, on=["provider", "model", "price_day", "price_mode"], how="left", nulls_equal=True)
     uncached = pl.col("input_tokens") - pl.col("cache_read_tokens") - pl.col("cache_write_tokens")
+    # Audio is counted uncached (a cached audio token is billed at the text cache-read price).
+    audio_in = pl.min_horizontal(pl.col("audio_input_tokens").fill_null(0), uncached.clip(lower_bound=0))
+    audio_out = pl.col("audio_output_tokens").fill_null(0)
     write_5m = pl.col("cache_write_tokens") - pl.col("cache_write_1h_tokens")
-    visible_output = pl.col("output_tokens") - pl.col("reasoning_tokens")
-    cost_in = (uncached * _tiered("input") + pl.col("cache_read_tokens") * _tiered("cache_read")
-               + write_5m * _tiered("cache_write") + pl.col("cache_write_1h_tokens") * _tiered("cache_write_1h")) / 1e6
-    cost_out = (visible_output * _tiered("output") + pl.col("reasoning_tokens") * _tiered("reasoning")) / 1e6
+    visible_output = pl.col("output_tokens") - pl.col("reasoning_tokens") - audio_out
+    cost_in = ((uncached - audio_in) * _tiered("input") + audio_in * _tiered("input_audio")
+               + pl.col("cache_read_tokens") * _tiered("cache_read") + write_5m * _tiered("cache_write")
+               + pl.col("cache_write_1h_tokens") * _tiered("cache_write_1h")) / 1e6
+    cost_out = (visible_output * _tiered("output") + pl.col("reasoning_tokens") * _tiered("reasoning")
+                + audio_out * _tiered("output_audio")) / 1e6
+    undated = (f"requests without a timestamp (batch results, some exports) priced at the prices of {fallback_day}:"
+               f" {'the latest request day of the run' if dated else 'today, as no request of the run has a time'}"
+               " (--as-of sets the day)")
+    row_notes = [
+        (pl.col("is_aggregate") & (pl.col("request_count") > 1) & pl.col("t0_start").is_not_null(), AGGREGATE_TIER_NOTE),
+        (pl.col("ts").is_null() & pl.lit(as_of is None), undated),
+        ((audio_in + audio_out > 0) & ~pl.col("p_audio_priced").fill_null(True), AUDIO_AS_TEXT_NOTE),
+    ]
+    notes = pl.col("price_note")
+    for where, note in row_notes:
+        notes = _with_note(notes, where, note)
     reported_only = pl.col("is_aggregate") & (pl.col("input_tokens") + pl.col("output_tokens") == 0) \
         & pl.col("cost_reported_usd").is_not_null()
     # A proxy's own cache answered these: the provider billed nothing for them.
@@ -449,12 +484,7 @@ def compute_costs(requests: pl.DataFrame, resolver: PriceResolver, as_of: date |
         cost_input_usd=pl.when(cached_by_proxy).then(0.0).otherwise(cost_in),
         cost_output_usd=pl.when(cached_by_proxy).then(0.0).otherwise(cost_out),
         **{f"unit_{name}": _tiered(name) for name in PRICE_FIELDS},
-        price_note=_with_note(_with_note(pl.col("price_note"), pl.col("is_aggregate") & (pl.col("request_count") > 1)
-                                         & pl.col("t0_start").is_not_null(), AGGREGATE_TIER_NOTE),
-                              pl.col("ts").is_null() & pl.lit(as_of is None),
-                              f"requests without a timestamp (batch results, some exports) priced at the prices of {fallback_day}:"
-                              f" {'the latest request day of the run' if dated else 'today, as no request of the run has a time'}"
-                              " (--as-of sets the day)"),
+        price_note=notes,
     ).with_columns(
         cost_usd=pl.when(reported_only).then(pl.col("cost_reported_usd")).otherwise(
             pl.col("cost_input_usd") + pl.col("cost_output_usd")

@@ -119,7 +119,6 @@ OPENAI_CACHE_RULES_BY_MODEL: tuple[tuple[str, int, int, float, float | None], ..
 """Models whose caching rules differ from the defaults above, most specific prefix first."""
 OPENAI_CACHE_READ_MULTIPLIER: tuple[tuple[str, float], ...] = (
     # Share of the input price a cached token costs; only a fallback when genai-prices has no cached price.
-    ("gpt-realtime", 0.0125),  # audio 98.75% off [CB] ✅
     ("gpt-4o", 0.5),  # 50% off [CB] ✅
     ("gpt-4.1", 0.25),  # 75% off [CB] ✅
     ("gpt-5", 0.1),  # 90% off [CB] ✅
@@ -128,7 +127,8 @@ OPENAI_CACHE_READ_MULTIPLIER: tuple[tuple[str, float], ...] = (
     ("o4-mini", 0.25),  # 75% off [PR] ✅
     ("o3", 0.25),  # 75% off [PR] ✅
 )
-"""(model prefix, cached price / input price), longest prefixes first; checked 2026-08."""
+"""(model prefix, cached price / input price), longest prefixes first; checked 2026-08. gpt-realtime is left to
+genai-prices: its documented 98.75% [CB] is the audio discount (text is $4 -> $0.40), and one share cannot say both."""
 
 ANTHROPIC_CACHE_MIN_TOKENS: dict[str, int] = {
     # Minimum cacheable prompt length by model [APC] ✅ (2026-08-21). The March 2026 version had Sonnet 4.6 at

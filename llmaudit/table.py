@@ -53,6 +53,8 @@ REQUEST_SCHEMA: dict[str, Any] = {
     "cache_write_1h_tokens": pl.Int64,
     "output_tokens": pl.Int64,
     "reasoning_tokens": pl.Int64,
+    "audio_input_tokens": pl.Int64,
+    "audio_output_tokens": pl.Int64,
     "cost_reported_usd": pl.Float64,
     "request_count": pl.Int64,
     "is_aggregate": pl.Boolean,

@@ -196,3 +196,14 @@ def test_us_only_inference_costs_a_tenth_more_on_claude_4_6_and_later() -> None:
     assert cost_of(anywhere) == pytest.approx((100_000 * 5 + 10_000 * 25) / 1e6, rel=1e-12)
     older = req("claude-sonnet-4-5", "anthropic", input_tokens=100_000, output_tokens=10_000, inference_geo="us")
     assert cost_of(older) == pytest.approx((100_000 * 3 + 10_000 * 15) / 1e6, rel=1e-12)
+
+
+def test_audio_tokens_at_the_audio_prices() -> None:
+    # gpt-realtime: text $4 in / $16 out, audio $32 in / $64 out, cached $0.40.
+    record = req("gpt-realtime", "openai", input_tokens=10_000, cache_read_tokens=2_000, audio_input_tokens=6_000,
+                 output_tokens=3_000, audio_output_tokens=2_500)
+    expected = (2_000 * 4 + 6_000 * 32 + 2_000 * 0.4 + 500 * 16 + 2_500 * 64) / 1e6
+    assert cost_of(record) == pytest.approx(expected, rel=1e-12)
+    # gpt-4o-audio-preview has no audio price in genai-prices: text rates, and a note says so.
+    frame = priced(req("gpt-4o-audio-preview", "openai", input_tokens=1_000, audio_input_tokens=800, output_tokens=10))
+    assert "audio tokens priced at the text rates" in frame.get_column("price_note").item()

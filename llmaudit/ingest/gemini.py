@@ -212,12 +212,26 @@ def apply_usage(record: RequestRecord, usage: Any) -> None:
     assert prompt is not None
     if cached > prompt:
         raise BadValue(f"usageMetadata.cachedContentTokenCount {cached} exceeds promptTokenCount {prompt}")
+    audio_in = _modality_tokens(field(usage, "promptTokensDetails"), "AUDIO", "usageMetadata.promptTokensDetails")
+    audio_out = _modality_tokens(field(usage, "candidatesTokensDetails"), "AUDIO", "usageMetadata.candidatesTokensDetails")
+    if audio_in > prompt or audio_out > candidates:
+        raise BadValue(f"usageMetadata: audio tokens ({audio_in} in, {audio_out} out) exceed the prompt or candidates count")
     record.input_tokens = prompt + tool_prompt
     record.cache_read_tokens = cached
     record.output_tokens = candidates + thoughts
     record.reasoning_tokens = thoughts
+    record.audio_input_tokens = audio_in
+    record.audio_output_tokens = audio_out
     if to_str(field(usage, "trafficType")):
         record.metadata["traffic_type"] = str(field(usage, "trafficType"))
+
+
+def _modality_tokens(details: Any, modality: str, name: str) -> int:
+    """Tokens of one modality in a ``*TokensDetails`` list (``[{modality: "AUDIO", tokenCount: 96000}, ...]``)."""
+    if not isinstance(details, list):
+        return 0
+    return sum(to_int(field(item, "tokenCount"), f"{name}.tokenCount") or 0 for item in details
+               if isinstance(item, dict) and str(field(item, "modality") or "").upper() == modality)
 
 
 def _is_plain_text(part: Any) -> bool:

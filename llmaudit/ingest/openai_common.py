@@ -92,11 +92,17 @@ def apply_chat_usage(record: RequestRecord, usage: Any) -> None:
     cached = to_int(get_path(details, "cached_tokens"), "cached_tokens") or 0
     written = to_int(first(get_path(details, "cache_write_tokens"), usage.get("cache_write_tokens")), "cache_write_tokens") or 0
     reasoning = to_int(get_path(out_details, "reasoning_tokens"), "reasoning_tokens") or 0
+    audio_in = to_int(get_path(details, "audio_tokens"), "prompt audio_tokens") or 0
+    audio_out = to_int(get_path(out_details, "audio_tokens"), "completion audio_tokens") or 0
     assert prompt is not None
     if cached + written > prompt:
         raise BadValue(f"cached_tokens {cached} exceed prompt_tokens {prompt}")
-    if reasoning > completion:
-        raise BadValue(f"reasoning_tokens {reasoning} exceed completion_tokens {completion}")
+    if reasoning + audio_out > completion:
+        raise BadValue(f"reasoning_tokens {reasoning} and audio_tokens {audio_out} exceed completion_tokens {completion}")
+    if audio_in > prompt:
+        raise BadValue(f"audio_tokens {audio_in} exceed prompt_tokens {prompt}")
+    record.audio_input_tokens = audio_in
+    record.audio_output_tokens = audio_out
     record.input_tokens = prompt
     record.cache_read_tokens = cached
     record.cache_write_tokens = written

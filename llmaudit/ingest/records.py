@@ -70,6 +70,10 @@ class RequestRecord:
     output_tokens: int | None = None
     """Total output including reasoning/thinking."""
     reasoning_tokens: int = 0
+    audio_input_tokens: int = 0
+    """The audio part of ``input_tokens`` (billed at the model's audio input price)."""
+    audio_output_tokens: int = 0
+    """The audio part of ``output_tokens``."""
     cost_reported_usd: float | None = None
     request_count: int = 1
     """1 for a request; the bucket's request count for aggregate (usage export) rows."""

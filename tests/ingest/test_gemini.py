@@ -115,6 +115,15 @@ def test_snake_case_sdk_dump() -> None:
     assert (out.request_id, out.input_tokens, out.output_tokens, out.reasoning_tokens) == ("sdk-1", 100, 55, 50)
 
 
+def test_audio_tokens_by_modality() -> None:
+    usage = {"promptTokenCount": 100_000, "candidatesTokenCount": 1_000,
+             "promptTokensDetails": [{"modality": "AUDIO", "tokenCount": 96_000}, {"modality": "TEXT", "tokenCount": 4_000}],
+             "candidatesTokensDetails": [{"modality": "TEXT", "tokenCount": 1_000}]}
+    (out,) = GeminiReader().parse(iter([(1, {"usageMetadata": usage, "modelVersion": "gemini-2.5-flash", "candidates": []})]))
+    assert isinstance(out, RequestRecord)
+    assert (out.input_tokens, out.audio_input_tokens, out.output_tokens, out.audio_output_tokens) == (100_000, 96_000, 1_000, 0)
+
+
 @pytest.mark.parametrize(
     "path",
     [

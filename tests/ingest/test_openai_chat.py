@@ -45,6 +45,17 @@ def test_reasoning_stays_inside_output_and_tool_calls_are_read() -> None:
     assert [m.role for m in record.messages] == ["developer", "user"]
 
 
+def test_audio_tokens_are_read_as_parts_of_input_and_output() -> None:
+    from llmaudit.ingest.openai_common import apply_chat_usage
+
+    record = RequestRecord(source_line=1)
+    apply_chat_usage(record, {"prompt_tokens": 900, "completion_tokens": 400,
+                              "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 700},
+                              "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 350}})
+    assert (record.input_tokens, record.audio_input_tokens, record.output_tokens, record.audio_output_tokens) == \
+        (900, 700, 400, 350)
+
+
 def test_error_response_is_an_error_request_with_zero_tokens() -> None:
     record = read_each(HERE / "chat_logs.jsonl", "openai_chat")[2]
     assert isinstance(record, RequestRecord)
