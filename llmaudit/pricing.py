@@ -441,6 +441,46 @@ def _with_note(notes: pl.Expr, where: pl.Expr, note: str) -> pl.Expr:
     return pl.when(where).then(pl.concat_str([notes, pl.lit(note)], separator="; ", ignore_nulls=True)).otherwise(notes)
 
 
+COVERED_BY_USAGE = "covered_by_usage"
+"""cost_source of a costs-export line item whose day and model a usage export in the same run prices from tokens."""
+
+
+def _usage_key() -> list[pl.Expr]:
+    return [pl.col("ts").dt.date().alias("usage_day"), pl.col("model").str.to_lowercase().alias("usage_model")]
+
+
+def _mark_covered_costs(requests: pl.DataFrame) -> pl.DataFrame:
+    """Flag the OpenAI costs-export line items of a (day, model) an OpenAI usage export of the run also holds.
+
+    The two exports are two views of one bill: the usage export's tokens are priced, and the costs export's
+    amount for the same day and model is compared with them (`covered_note`) instead of being added again.
+    Line items that name no model (tools, storage) and days the usage export lacks still count.
+    """
+    usage = requests.filter(pl.col("source_format") == "openai_usage").select(_usage_key()).unique()
+    is_cost = (pl.col("source_format") == "openai_costs") & pl.col("model").is_not_null()
+    if usage.height == 0:
+        return requests.with_columns(covered_by_usage=pl.lit(False))
+    return requests.with_columns(_usage_key()).join(usage.with_columns(_hit=pl.lit(True)), on=["usage_day", "usage_model"],
+                                                    how="left", nulls_equal=False) \
+        .with_columns(covered_by_usage=is_cost & pl.col("_hit").fill_null(False)) \
+        .drop("usage_day", "usage_model", "_hit")
+
+
+def covered_note(priced: pl.DataFrame) -> str | None:
+    """How the costs export's line items that a usage export covers compare with that export's priced tokens."""
+    covered = priced.filter(pl.col("cost_source") == COVERED_BY_USAGE)
+    if covered.height == 0:
+        return None
+    keys = covered.select(_usage_key()).unique()
+    usage = priced.filter(pl.col("source_format") == "openai_usage").with_columns(_usage_key()) \
+        .join(keys, on=["usage_day", "usage_model"], how="semi")
+    reported = series_sum(covered.get_column("cost_reported_usd"))
+    computed = series_sum(usage.get_column("cost_usd").fill_null(0.0))
+    gap = f" ({(computed - reported) / reported:+.1%})" if reported else ""
+    return (f"{covered.height:,} line items of the OpenAI costs export (${reported:,.2f}) bill the same days and models"
+            f" as the usage export, whose tokens price at ${computed:,.2f}{gap}: counted once, from the usage export")
+
+
 def compute_costs(requests: pl.DataFrame, resolver: PriceResolver, as_of: date | None) -> pl.DataFrame:
     """Add price_model, price_provider, cost columns (cost_usd null when unpriced) and the applied
     unit prices ``unit_<kind>`` in USD per million tokens (after tier and batch rules)."""
@@ -451,6 +491,7 @@ def compute_costs(requests: pl.DataFrame, resolver: PriceResolver, as_of: date |
         price_day=pl.lit(as_of, dtype=pl.Date) if as_of else pl.col("ts").dt.date().fill_null(fallback_day),
         price_mode=price_mode(pl.col("is_batch"), pl.col("service_tier").fill_null("")),
     )
+    keyed = _mark_covered_costs(keyed)
     keys = keyed.select("provider", "model", "price_day", "price_mode").unique(maintain_order=True)
     prices = _price_table(resolver, keys)
     joined = keyed.join(prices, on=["provider", "model", "price_day", "price_mode"], how="left", nulls_equal=True)
@@ -480,20 +521,22 @@ def compute_costs(requests: pl.DataFrame, resolver: PriceResolver, as_of: date |
         & pl.col("cost_reported_usd").is_not_null()
     # A proxy's own cache answered these: the provider billed nothing for them.
     cached_by_proxy = pl.col("served_from_cache").fill_null(False)
+    covered = pl.col("covered_by_usage")
     priced = joined.with_columns(
-        cost_input_usd=pl.when(cached_by_proxy).then(0.0).otherwise(cost_in),
-        cost_output_usd=pl.when(cached_by_proxy).then(0.0).otherwise(cost_out),
+        cost_input_usd=pl.when(cached_by_proxy | covered).then(0.0).otherwise(cost_in),
+        cost_output_usd=pl.when(cached_by_proxy | covered).then(0.0).otherwise(cost_out),
         **{f"unit_{name}": _tiered(name) for name in PRICE_FIELDS},
         price_note=notes,
     ).with_columns(
-        cost_usd=pl.when(reported_only).then(pl.col("cost_reported_usd")).otherwise(
+        cost_usd=pl.when(covered).then(0.0).when(reported_only).then(pl.col("cost_reported_usd")).otherwise(
             pl.col("cost_input_usd") + pl.col("cost_output_usd")
         ),
-        cost_source=pl.when(reported_only).then(pl.lit("reported"))
+        cost_source=pl.when(covered).then(pl.lit(COVERED_BY_USAGE))
+        .when(reported_only).then(pl.lit("reported"))
         .when(cached_by_proxy).then(pl.lit("proxy_cache"))
         .when(pl.col("p_input").is_null()).then(pl.lit("unpriced")).otherwise(pl.lit("computed")),
     )
-    drop = [c for c in prices.columns if c.startswith(("p_", "t0_", "t1_"))] + ["price_day"]
+    drop = [c for c in prices.columns if c.startswith(("p_", "t0_", "t1_"))] + ["price_day", "covered_by_usage"]
     return priced.drop(drop)
 
 
@@ -527,6 +570,8 @@ def pricing_report(priced: pl.DataFrame, resolver: PriceResolver, as_of: date | 
         for r in disagreeing.head(MAX_LISTED_DISAGREEMENTS).iter_rows(named=True)
     ]
     notes = sorted({n for n in priced.get_column("price_note").drop_nulls().unique().to_list()})
+    if (note := covered_note(priced)) is not None:
+        notes.append(note)
     has_reported = compared.height > 0
     return PricingReport(
         source="genai-prices (bundled snapshot)",

@@ -207,3 +207,26 @@ def test_audio_tokens_at_the_audio_prices() -> None:
     # gpt-4o-audio-preview has no audio price in genai-prices: text rates, and a note says so.
     frame = priced(req("gpt-4o-audio-preview", "openai", input_tokens=1_000, audio_input_tokens=800, output_tokens=10))
     assert "audio tokens priced at the text rates" in frame.get_column("price_note").item()
+
+
+def test_a_costs_export_is_not_added_to_the_usage_export_of_the_same_days() -> None:
+    day = datetime(2025, 10, 1, tzinfo=UTC)
+    builder = TableBuilder()
+    usage = req("gpt-4o-2024-08-06", "openai", request_id="u1", input_tokens=100_000, cache_read_tokens=50_000,
+                output_tokens=10_000, request_count=10, is_aggregate=True, ts=day)
+    builder.add(usage, "openai_usage", "usage.csv")
+    for number, (item, amount) in enumerate([("gpt-4o-2024-08-06, input", 0.1875), ("gpt-4o-2024-08-06, output", 0.1),
+                                             ("web search tool calls", 0.05)]):
+        model = item.split(",")[0] if "," in item else None
+        line = req(model, "openai", request_id=f"c{number}", input_tokens=0, output_tokens=0, cost_reported_usd=amount,
+                   request_count=0, is_aggregate=True, ts=day)
+        builder.add(line, "openai_costs", "costs.csv")
+    later = req("gpt-4o-2024-08-06", "openai", request_id="c9", input_tokens=0, output_tokens=0, cost_reported_usd=0.3,
+                request_count=0, is_aggregate=True, ts=datetime(2025, 10, 2, tzinfo=UTC))
+    builder.add(later, "openai_costs", "costs.csv")
+    frame = compute_costs(builder.requests_frame(), PriceResolver(), None)
+    # Usage tokens: 50k x $2.50 + 50k x $1.25 + 10k x $10 = $0.2875; the tool line item and the day without usage count.
+    assert frame.get_column("cost_usd").sum() == pytest.approx(0.2875 + 0.05 + 0.3, rel=1e-12)
+    assert frame.get_column("cost_source").to_list().count("covered_by_usage") == 2
+    notes = pricing_report(frame, PriceResolver(), None).notes
+    assert any("2 line items of the OpenAI costs export ($0.29)" in note and "(+0.0%)" in note for note in notes)

@@ -236,7 +236,7 @@ def apply_tokens(record: RequestRecord, log: dict[str, Any], usage: Any) -> None
         return
     if given is None:
         raise BadValue("missing input.inputTokenCount: cannot price")
-    plain = to_int(given, "input.inputTokenCount")
+    plain = to_int(given, "input.inputTokenCount", required=True)  # "" is as missing as None
     read = to_int(get_path(log, "input", "cacheReadInputTokenCount"), "input.cacheReadInputTokenCount") or 0
     write = to_int(get_path(log, "input", "cacheWriteInputTokenCount"), "input.cacheWriteInputTokenCount") or 0
     assert plain is not None

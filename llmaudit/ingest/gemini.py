@@ -306,7 +306,7 @@ class GeminiReader(Reader):
     fields = (
         "request_id", "ts", "model", "endpoint", "is_batch", "stream", "status", "error_type", "finish_reason",
         "temperature", "max_tokens", "seed", "top_p", "input_tokens", "cache_read_tokens", "output_tokens",
-        "reasoning_tokens", "metadata", "messages", "tools", "output_text",
+        "reasoning_tokens", "audio_input_tokens", "audio_output_tokens", "metadata", "messages", "tools", "output_text",
     )
     independent_records = True
 

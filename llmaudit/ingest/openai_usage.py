@@ -177,6 +177,11 @@ def usage_record(line: int, fields: dict[str, Any], start_time: Any, end_time: A
         raise BadValue("missing input_tokens: cannot price")
     if cached > total:
         raise BadValue(f"input_cached_tokens {cached} exceed input_tokens {total}")
+    output = aggregate_count(fields.get("output_tokens"), "output_tokens", ceiling) or 0
+    audio_in = aggregate_count(fields.get("input_audio_tokens"), "input_audio_tokens", ceiling) or 0
+    audio_out = aggregate_count(fields.get("output_audio_tokens"), "output_audio_tokens", ceiling) or 0
+    if audio_in > total or audio_out > output:
+        raise BadValue(f"audio tokens ({audio_in} in, {audio_out} out) exceed input_tokens {total} or output_tokens {output}")
     model, project, key = to_str(fields.get("model")), to_str(fields.get("project_id")), to_str(fields.get("api_key_id"))
     return RequestRecord(
         source_line=line,
@@ -185,7 +190,7 @@ def usage_record(line: int, fields: dict[str, Any], start_time: Any, end_time: A
         is_batch=bool(to_bool(fields.get("batch"))), service_tier=to_str(fields.get("service_tier")),
         user_id=to_str(fields.get("user_id")), api_key=key,
         input_tokens=total, cache_read_tokens=cached,
-        output_tokens=aggregate_count(fields.get("output_tokens"), "output_tokens", ceiling) or 0,
+        output_tokens=output, audio_input_tokens=audio_in, audio_output_tokens=audio_out,
         request_count=requests,
         is_aggregate=True, metadata=_metadata(fields, end_time),
     )
@@ -229,7 +234,8 @@ class OpenAIUsageReader(Reader):
     containers = ("csv", "json", "jsonl")
     fields = (
         "ts", "model", "endpoint", "is_batch", "service_tier", "user_id", "api_key", "input_tokens",
-        "cache_read_tokens", "output_tokens", "request_count", "is_aggregate", "metadata",
+        "cache_read_tokens", "output_tokens", "audio_input_tokens", "audio_output_tokens", "request_count", "is_aggregate",
+        "metadata",
     )
     independent_records = True
 

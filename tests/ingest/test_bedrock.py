@@ -121,3 +121,10 @@ def test_does_not_claim_other_formats(path: Path) -> None:
 def test_junk_in_any_field_never_raises(raw: dict) -> None:
     outputs = list(BedrockReader().parse(iter([(1, raw)])))
     assert len(outputs) == 1
+
+
+def test_an_empty_input_count_is_a_rejection_not_a_crash() -> None:
+    raw = {"schemaType": "ModelInvocationLog", "timestamp": "2025-07-01T12:00:00Z", "requestId": "r-1",
+           "modelId": "anthropic.claude-3-5-sonnet-20240620-v1:0", "input": {"inputTokenCount": ""},
+           "output": {"outputTokenCount": 5}}
+    assert list(BedrockReader().parse(iter([(1, raw)]))) == [Rejection(1, "missing input.inputTokenCount")]
