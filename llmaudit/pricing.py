@@ -1,5 +1,8 @@
 """Prices every request: one genai-prices lookup per unique (provider, model, day, mode), then columns.
 
+A model whose price changes with the time of day (DeepSeek's off-peak hours) is looked up per
+half hour of the request's time instead of per day.
+
 Modes: ``standard``, ``batch`` (the provider's batch discount, which genai-prices lacks for
 most dates, applied here), ``flex`` (batch rates, cached input keeping its discount) and
 ``priority`` (genai-prices' priority variant, else OpenAI's documented premium). Where
@@ -21,7 +24,7 @@ from typing import Any
 import genai_prices
 import polars as pl
 from genai_prices import data_snapshot
-from genai_prices.types import ModelPrice, TieredPrices
+from genai_prices.types import ModelPrice, TieredPrices, TimeOfDateConstraint
 
 from llmaudit import provider_rules
 from llmaudit.errors import ConfigError
@@ -209,19 +212,27 @@ def _lookup_candidates(provider: str | None, model: str) -> list[tuple[str | Non
 
 @dataclass
 class PriceResolver:
-    """Resolves (provider, model, day, mode) to prices, once each."""
+    """Resolves (provider, model, time, mode) to prices, once each."""
 
     overrides: dict[str, PriceOverride] = field(default_factory=dict)
-    cache: dict[tuple[str | None, str, date, str], ResolvedPrice | None] = field(default_factory=dict)
+    cache: dict[tuple[str | None, str, datetime, str], ResolvedPrice | None] = field(default_factory=dict)
 
-    def resolve(self, provider: str | None, model: str, day: date, mode: str) -> ResolvedPrice | None:
-        """Prices for one key, or None when the model is unknown to genai-prices and the overrides."""
-        key = (provider, model, day, mode)
+    def resolve(self, provider: str | None, model: str, when: datetime, mode: str) -> ResolvedPrice | None:
+        """Prices at one time, or None when the model is unknown to genai-prices and the overrides."""
+        key = (provider, model, when, mode)
         if key not in self.cache:
-            self.cache[key] = self._resolve(provider, model, day, mode)
+            self.cache[key] = self._resolve(provider, model, when, mode)
         return self.cache[key]
 
-    def _resolve(self, provider: str | None, model: str, day: date, mode: str) -> ResolvedPrice | None:
+    def by_time_of_day(self, provider: str | None, model: str) -> bool:
+        """True when the model's price depends on the time of day, not only on the date."""
+        if self.overrides.get(model.lower()) or self.overrides.get(model.lower().rsplit("/", 1)[-1]):
+            return False
+        found = self._find(provider, model)
+        prices = found[1].prices if found is not None else None
+        return isinstance(prices, list) and any(isinstance(p.constraint, TimeOfDateConstraint) for p in prices)
+
+    def _resolve(self, provider: str | None, model: str, when: datetime, mode: str) -> ResolvedPrice | None:
         override = self.overrides.get(model.lower()) or self.overrides.get(model.lower().rsplit("/", 1)[-1])
         if override is not None:
             cache_write = override.input_mtok if override.cache_write_mtok is None else override.cache_write_mtok
@@ -240,7 +251,6 @@ class PriceResolver:
         if found is None:
             return None
         gp_provider, model_info = found
-        when = datetime(day.year, day.month, day.day, 12, tzinfo=UTC)
         standard = model_info.get_prices(when)
         context = MODE_CONTEXT.get(mode)
         variant = model_info.get_prices(when, context) if context else standard
@@ -259,7 +269,7 @@ class PriceResolver:
         notes = []
         if (cached := _documented_cache_read(gp, model_id, prices, base)) is not None:
             notes.append(f"{model_id}: cached input priced at {cached / base.input:.0%} of input as OpenAI documents"
-                         f" (genai-prices has ${base.cache_read:g}/MTok against ${base.input:g} input on {day})")
+                         f" (genai-prices has ${base.cache_read:g}/MTok against ${base.input:g} input on {when.date()})")
             base = replace(base, cache_read=cached)
         if not tiers:
             tiers = _documented_long_context(model_id, base)
@@ -385,9 +395,9 @@ class PricingReport:
 
 def _price_table(resolver: PriceResolver, keys: pl.DataFrame) -> pl.DataFrame:
     rows: list[dict[str, Any]] = []
-    for provider, model, day, mode in keys.iter_rows():
-        resolved = resolver.resolve(provider, model, day, mode) if model else None
-        row: dict[str, Any] = {"provider": provider, "model": model, "price_day": day, "price_mode": mode}
+    for provider, model, when, mode in keys.iter_rows():
+        resolved = resolver.resolve(provider, model, when, mode) if model else None
+        row: dict[str, Any] = {"provider": provider, "model": model, "price_at": when, "price_mode": mode}
         if resolved is not None:
             row.update(price_model=resolved.price_model, price_provider=resolved.price_provider,
                        price_source=resolved.source, price_note=resolved.note,
@@ -402,7 +412,7 @@ def _price_table(resolver: PriceResolver, keys: pl.DataFrame) -> pl.DataFrame:
                     row[f"t{index}_{name}"] = getattr(tier[1], name) if tier else None
         rows.append(row)
     schema: dict[str, Any] = {
-        "provider": pl.String, "model": pl.String, "price_day": pl.Date, "price_mode": pl.String,
+        "provider": pl.String, "model": pl.String, "price_at": pl.Datetime("us", "UTC"), "price_mode": pl.String,
         "price_model": pl.String, "price_provider": pl.String, "price_source": pl.String, "price_note": pl.String,
         **{f"p_{name}": pl.Float64 for name in PRICE_FIELDS}, "p_us_premium": pl.Float64,
         "p_audio_priced": pl.Boolean,
@@ -443,6 +453,22 @@ def _with_note(notes: pl.Expr, where: pl.Expr, note: str) -> pl.Expr:
 
 COVERED_BY_USAGE = "covered_by_usage"
 """cost_source of a costs-export line item whose day and model a usage export in the same run prices from tokens."""
+
+
+def _price_time(requests: pl.DataFrame, resolver: PriceResolver, as_of: date | None, fallback_day: date) -> pl.Expr:
+    """When each request is priced: noon of its day (of ``as_of``), or the start of its half hour for a model
+    priced by the time of day (DeepSeek's off-peak hours start and end on the half hour)."""
+    day = pl.lit(as_of, dtype=pl.Date) if as_of else pl.col("ts").dt.date().fill_null(fallback_day)
+    noon = day.cast(pl.Datetime("us", "UTC")) + pl.duration(hours=12)
+    if as_of is not None:
+        return noon
+    models = requests.select("provider", "model").unique().drop_nulls("model")
+    timed = [(provider, model) for provider, model in models.iter_rows() if resolver.by_time_of_day(provider, model)]
+    if not timed:
+        return noon
+    by_time = pl.struct("provider", "model").is_in(
+        pl.DataFrame(timed, schema={"provider": pl.String, "model": pl.String}, orient="row").to_struct().implode())
+    return pl.when(by_time & pl.col("ts").is_not_null()).then(pl.col("ts").dt.truncate("30m")).otherwise(noon)
 
 
 def _usage_key() -> list[pl.Expr]:
@@ -487,14 +513,13 @@ def compute_costs(requests: pl.DataFrame, resolver: PriceResolver, as_of: date |
     latest: datetime | None = requests.select(pl.col("ts").max()).item() if requests.height else None
     dated = latest is not None
     fallback_day = as_of or (latest.date() if latest is not None else datetime.now(UTC).date())
-    keyed = requests.with_columns(
-        price_day=pl.lit(as_of, dtype=pl.Date) if as_of else pl.col("ts").dt.date().fill_null(fallback_day),
+    keyed = _mark_covered_costs(requests.with_columns(
+        price_at=_price_time(requests, resolver, as_of, fallback_day),
         price_mode=price_mode(pl.col("is_batch"), pl.col("service_tier").fill_null("")),
-    )
-    keyed = _mark_covered_costs(keyed)
-    keys = keyed.select("provider", "model", "price_day", "price_mode").unique(maintain_order=True)
+    ))
+    keys = keyed.select("provider", "model", "price_at", "price_mode").unique(maintain_order=True)
     prices = _price_table(resolver, keys)
-    joined = keyed.join(prices, on=["provider", "model", "price_day", "price_mode"], how="left", nulls_equal=True)
+    joined = keyed.join(prices, on=["provider", "model", "price_at", "price_mode"], how="left", nulls_equal=True)
     uncached = pl.col("input_tokens") - pl.col("cache_read_tokens") - pl.col("cache_write_tokens")
     # Audio is counted uncached (a cached audio token is billed at the text cache-read price).
     audio_in = pl.min_horizontal(pl.col("audio_input_tokens").fill_null(0), uncached.clip(lower_bound=0))
@@ -536,7 +561,7 @@ def compute_costs(requests: pl.DataFrame, resolver: PriceResolver, as_of: date |
         .when(cached_by_proxy).then(pl.lit("proxy_cache"))
         .when(pl.col("p_input").is_null()).then(pl.lit("unpriced")).otherwise(pl.lit("computed")),
     )
-    drop = [c for c in prices.columns if c.startswith(("p_", "t0_", "t1_"))] + ["price_day", "covered_by_usage"]
+    drop = [c for c in prices.columns if c.startswith(("p_", "t0_", "t1_"))] + ["price_at", "covered_by_usage"]
     return priced.drop(drop)
 
 

@@ -230,3 +230,16 @@ def test_a_costs_export_is_not_added_to_the_usage_export_of_the_same_days() -> N
     assert frame.get_column("cost_source").to_list().count("covered_by_usage") == 2
     notes = pricing_report(frame, PriceResolver(), None).notes
     assert any("2 line items of the OpenAI costs export ($0.29)" in note and "(+0.0%)" in note for note in notes)
+
+
+def test_time_of_day_prices_follow_the_request_time() -> None:
+    # deepseek-chat in genai-prices: $0.27 in / $1.10 out from 00:30 to 16:30 UTC, $0.135 / $0.55 off-peak.
+    def at(hour: int, minute: int) -> float:
+        return cost_of(req("deepseek-chat", "deepseek", input_tokens=1_000_000, output_tokens=100_000,
+                           ts=datetime(2025, 6, 1, hour, minute, tzinfo=UTC)))
+
+    assert at(18, 0) == pytest.approx(0.135 + 0.055, rel=1e-12)
+    assert at(12, 0) == pytest.approx(0.27 + 0.11, rel=1e-12)
+    assert at(16, 29) == pytest.approx(0.27 + 0.11, rel=1e-12)
+    assert at(16, 30) == pytest.approx(0.135 + 0.055, rel=1e-12)
+    assert at(0, 15) == pytest.approx(0.135 + 0.055, rel=1e-12)
