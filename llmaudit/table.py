@@ -436,6 +436,9 @@ def request_number() -> pl.Expr:
 def numbered(requests: pl.DataFrame, messages: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Requests and messages keyed by the logged id (as the store holds them) keyed by `request_number`."""
     requests = requests.rename({"request_id": "logged_id"})
+    # A store written by an older llmaudit lacks the newer columns: they read as unknown (null).
+    requests = requests.with_columns(pl.lit(None, dtype=kind).alias(name) for name, kind in REQUEST_SCHEMA.items()
+                                     if name not in requests.columns and name != "copy_no")
     # The canonical types (DuckDB hands back timestamps in the zone "Etc/UTC").
     requests = requests.select(request_number(), pl.all()).cast(
         {name: kind for name, kind in REQUEST_SCHEMA.items() if name in requests.columns})

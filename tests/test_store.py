@@ -48,6 +48,23 @@ def test_store_from_an_older_version_gains_new_columns(tmp_path: Path) -> None:
     assert rows.filter(rows["logged_id"] == "b")["served_from_cache"].to_list() == [False]
 
 
+def test_store_from_an_older_version_is_read_and_priced_alone(tmp_path: Path) -> None:
+    from llmaudit.pricing import PriceResolver, compute_costs
+
+    path = tmp_path / "old.duckdb"
+    builder = frames("a")
+    newer = ["served_from_cache", "inference_geo", "audio_input_tokens", "audio_output_tokens"]
+    store = Store(path)
+    store.write(builder.requests_frame().drop(newer), builder.messages_frame(), builder.texts_frame())
+    store.close()
+    store = Store(path)
+    rows, _ = store.requests_and_messages()
+    store.close()
+    assert set(newer) <= set(rows.columns)
+    assert compute_costs(rows, PriceResolver(), None).get_column("cost_usd").to_list() == \
+        compute_costs(builder.requests_frame(), PriceResolver(), None).get_column("cost_usd").to_list()
+
+
 def test_the_store_gives_back_the_frames_it_was_given(tmp_path: Path) -> None:
     builder = frames("z-last", "a-first", "m-middle")
     requests, messages = builder.requests_frame(), builder.messages_frame()

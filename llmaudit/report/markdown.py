@@ -49,6 +49,12 @@ def render_markdown(result: AuditResult) -> str:
     if unknown:
         names = ", ".join(f"{md_escape(m.model)} ({m.requests:,} requests)" for m in unknown)
         lines += ["", f"⚠️ Not priced (excluded from totals): {names}"]
+    pricing = result.pricing
+    if pricing.compared_requests:
+        lines += ["", f"Logged cost {usd(pricing.reported_cost_usd or 0.0)} vs computed {usd(pricing.computed_cost_usd or 0.0)}"
+                      f" on {pricing.compared_requests:,} requests; {pricing.disagreements:,} differ by more than 1%"]
+    if pricing.notes:
+        lines += ["", *(f"- Pricing note: {md_escape(note)}" for note in pricing.notes)]
     ing = result.ingest
     if s.failed_requests:
         lines += ["", f"⚠️ {s.failed_requests:,} failed requests ({usd(s.failed_cost_usd)} billed)"]

@@ -40,3 +40,20 @@ def test_joined_request_halves_are_not_called_copies() -> None:
         "2,002 records read = 1,000 analysed + 1,000 request halves joined to their other half + 2 rejected"
     assert reconciliation(ingest(1003, 1000)) == ("2,005 records read = 1,000 analysed + 1,003 duplicates"
                                                   " (1,000 of them request halves joined to their other half) + 2 rejected")
+
+
+def test_pricing_notes_and_the_logged_cost_check_are_in_the_markdown(tmp_path) -> None:
+    from llmaudit.audit import run_audit
+    from llmaudit.config import AuditConfig
+    from llmaudit.report.markdown import render_markdown
+    from tests.conftest import ASSETS
+
+    log = tmp_path / "priority.jsonl"
+    log.write_text('{"request": {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]},'
+                   ' "response": {"id": "c1", "object": "chat.completion", "created": 1757000000, "model": "gpt-4o-mini",'
+                   ' "service_tier": "priority", "choices": [{"index": 0, "message": {"role": "assistant", "content": "yo"},'
+                   ' "finish_reason": "stop"}], "usage": {"prompt_tokens": 10, "completion_tokens": 2}}}\n')
+    text = render_markdown(run_audit(AuditConfig(inputs=(str(log),))))
+    assert "Pricing note: priority tier priced at standard rates" in text
+    litellm = render_markdown(run_audit(AuditConfig(inputs=(str(ASSETS / "litellm"),))))
+    assert "Logged cost $" in litellm and "differ by more than 1%" in litellm
