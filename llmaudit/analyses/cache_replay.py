@@ -141,7 +141,8 @@ def replay(parts: pl.DataFrame, rules: pl.DataFrame, last_breakpoints: tuple[boo
     rows = parts.select(
         "request_id", "order", "tokens", "pin", key_hash="key",
         component=pl.col("component").replace_strict(COMPONENT_CODES, default=OTHER_COMPONENT, return_dtype=pl.UInt8),
-    ).join(keyed.drop("scope", "ts"), on="request_id", how="inner").drop("request_id").sort(["rid", "order"])
+    ).join(keyed.drop("scope", "ts"), on="request_id", how="inner").drop("request_id")
+    rows = rows.sort(["rid", "order"])
     if rows.height == 0:
         nothing = rules.select("request_id", read_tokens=pl.lit(0, pl.Int64), write_tokens=pl.lit(0, pl.Int64))
         return [nothing for _ in last_breakpoints]
@@ -163,10 +164,11 @@ def replay(parts: pl.DataFrame, rules: pl.DataFrame, last_breakpoints: tuple[boo
            .backward_fill() for i in placements},
         **{f"touch{i}": pl.when(pl.col("breakpoints")).then(pl.col(f"bp{i}") & (pl.col("cum") >= pl.col("min_tokens")))
            .otherwise(pl.lit(True)) for i in placements},
-    ).select(  # what the replay reads from here on: the sort below copies every row
+    ).select(  # what the replay reads from here on: the rest is freed before the sort copies every row
         "rid", "idx", "cum", "cache_key", "ts_us", "min_tokens", "retention_us", "breakpoints",
         *[f"{name}{i}" for name in ("next_bp", "touch") for i in placements],
-    ).sort(["cache_key", "ts_us"])
+    )
+    rows = rows.sort(["cache_key", "ts_us"])
     entry_start = pl.Series(_runs(rows.get_column("cache_key").to_numpy()))
     instant = np.stack([rows.get_column("cache_key").to_numpy().astype(np.int64), rows.get_column("ts_us").to_numpy()])
     instant_start = pl.Series(np.ones(rows.height, dtype=bool) if rows.height < 2 else

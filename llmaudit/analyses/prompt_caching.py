@@ -164,7 +164,7 @@ def _savings_after(fixes: list[PromptFix], parts: pl.DataFrame, rules: pl.DataFr
     touched = pl.DataFrame({"family": [fix.family for fix in fixes], "model": [fix.model for fix in fixes]},
                            schema={"family": pl.String, "model": pl.String}).unique()
     own_rules = rules.join(touched, on=["family", "model"], how="semi", nulls_equal=True)
-    own = parts.join(own_rules.select("request_id"), on="request_id", how="semi")
+    own = parts if own_rules.height == rules.height else parts.join(own_rules.select("request_id"), on="request_id", how="semi")
     for fix in fixes:
         own = fix.rewrite(own)
     replayed = own_rules.join(simulate(own, own_rules), on="request_id", how="inner") \
@@ -234,6 +234,9 @@ class PromptCachingLever(Lever):
                 parts = template.share_prefix(parts)
         replayed = rules.join(simulate(parts, rules), on="request_id", how="inner").join(logged, on="request_id", how="left")
         by_model = _rows(replayed, ["family", "model"])
+        by_feature = [{"feature": row.pop("feature_key"), **row} for row in _rows(replayed, ["feature_key", "family", "model"])]
+        affected, replayed_requests = _affected(replayed, by_model), replayed.height
+        del replayed  # a row per request: gone before the fixes' replays (the lever's peak at 1M requests)
         savings = sum(float(r["gap_usd"]) for r in by_model)
         fixes = self._price_fixes(context, parts, rules, templates)
         worthwhile = [fix for fix, saved, _ in fixes if saved > 0]
@@ -242,11 +245,10 @@ class PromptCachingLever(Lever):
             "rules_version": provider_rules.RULES_VERSION,
             "granularity": "message parts",
             "anthropic_ttl": ttl,
-            "replayed_requests": replayed.height,
+            "replayed_requests": replayed_requests,
             "skipped_requests": skipped,
             "by_model": by_model,
-            "by_feature": [{"feature": row.pop("feature_key"), **row}
-                           for row in _rows(replayed, ["feature_key", "family", "model"])],
+            "by_feature": by_feature,
             "volatile_prefixes": [d for fix, saved, d in fixes if isinstance(fix, SpanTemplate | ToolOrder) and saved > 0],
             "reorder": [d for fix, saved, d in fixes if isinstance(fix, StaticAfterVarying) and saved > 0],
             "savings_with_fixes_usd": round(savings_with_fixes, 6),
@@ -254,7 +256,7 @@ class PromptCachingLever(Lever):
         }
         return LeverResult(
             name=self.name, title=self.title, savings_usd=round(savings, 6), monthly_savings_usd=context.monthly(savings),
-            affected_requests=_affected(replayed, by_model), confidence="estimated",
+            affected_requests=affected, confidence="estimated",
             assumptions=self._assumptions(ttl, rules, skipped, by_model), details=details,
         )
 
