@@ -21,7 +21,10 @@ from llmaudit.heap import return_free_memory
 from llmaudit.ingest.pipeline import IngestReport, ingest_files
 from llmaudit.ingest.reader_choice import forced_reader
 from llmaudit.ingest.source import expand_inputs
-from llmaudit.pricing import PriceResolver, compute_costs, load_price_overrides, pricing_report
+from llmaudit.pricing.costs import compute_costs
+from llmaudit.pricing.overrides import load_price_overrides
+from llmaudit.pricing.report import pricing_report
+from llmaudit.pricing.resolver import PriceResolver
 from llmaudit.result import SCHEMA_VERSION, AuditResult, IngestSummary
 from llmaudit.store import Store
 from llmaudit.table import TableBuilder, empty_requests
@@ -91,7 +94,7 @@ def run_audit(config: AuditConfig, on_progress: Progress | None = None) -> Audit
         by_user=bd.breakdown(priced, pl.col("user_id"), limit=config.top_n),
         by_day=bd.breakdown(priced, pl.col("ts").dt.date(), chronological=True),
         by_team=bd.breakdown(priced, pl.col("team")),
-        pricing=pricing_report(priced, resolver, config.as_of),
+        pricing=pricing_report(priced, config.as_of),
         attribution=attribution,
         levers=levers,
         store_path=str(config.db_path) if config.db_path else None,

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from llmaudit.analyses.interface import LeverResult
 from llmaudit.ingest.pipeline import FileSummary, RejectedRecord
-from llmaudit.pricing import PricingReport
+from llmaudit.pricing.report import PricingReport
 from llmaudit.tokens.attribution import Attribution
 
 SCHEMA_VERSION = 1

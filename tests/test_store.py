@@ -49,7 +49,8 @@ def test_store_from_an_older_version_gains_new_columns(tmp_path: Path) -> None:
 
 
 def test_store_from_an_older_version_is_read_and_priced_alone(tmp_path: Path) -> None:
-    from llmaudit.pricing import PriceResolver, compute_costs
+    from llmaudit.pricing.costs import compute_costs
+    from llmaudit.pricing.resolver import PriceResolver
 
     path = tmp_path / "old.duckdb"
     builder = frames("a")

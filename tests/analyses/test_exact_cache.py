@@ -10,7 +10,8 @@ import pytest
 from llmaudit.analyses.exact_cache import ExactCacheLever
 from llmaudit.analyses.interface import AnalysisContext, LeverConfig
 from llmaudit.ingest.records import Message, RequestRecord
-from llmaudit.pricing import PriceResolver, compute_costs
+from llmaudit.pricing.costs import compute_costs
+from llmaudit.pricing.resolver import PriceResolver
 from llmaudit.table import TableBuilder
 from llmaudit.tokens.attribution import attribute
 

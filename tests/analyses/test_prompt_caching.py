@@ -15,7 +15,9 @@ from llmaudit.analyses.prompt_caching import PromptCachingLever, cache_family
 from llmaudit.analyses.registry import LEVER_CLASSES
 from llmaudit.analyses.volatile_prefix import span_kind
 from llmaudit.ingest.records import Message, RequestRecord
-from llmaudit.pricing import PriceOverride, PriceResolver, compute_costs
+from llmaudit.pricing.costs import compute_costs
+from llmaudit.pricing.overrides import PriceOverride
+from llmaudit.pricing.resolver import PriceResolver
 from llmaudit.table import REQUEST_NUMBER, TableBuilder
 from llmaudit.tokens.attribution import attribute
 from llmaudit.tokens.encodings import load_encoding

@@ -25,7 +25,8 @@ from llmaudit.analyses.semantic_eval import (
 )
 from llmaudit.analyses.similarity import PrefixIndex, TfidfQueryEncoder, similar_pairs
 from llmaudit.ingest.records import Message, RequestRecord
-from llmaudit.pricing import PriceResolver, compute_costs
+from llmaudit.pricing.costs import compute_costs
+from llmaudit.pricing.resolver import PriceResolver
 from llmaudit.table import TableBuilder
 from llmaudit.tokens.attribution import attribute
 

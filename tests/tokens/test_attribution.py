@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from llmaudit.ingest.records import Message, RequestRecord
-from llmaudit.pricing import PriceResolver, compute_costs
+from llmaudit.pricing.costs import compute_costs
+from llmaudit.pricing.resolver import PriceResolver
 from llmaudit.table import TableBuilder
 from llmaudit.tokens.attribution import Attribution, attribute
 from llmaudit.tokens.encodings import load_encoding

@@ -10,7 +10,10 @@ import pytest
 
 from llmaudit.errors import ConfigError
 from llmaudit.ingest.records import RequestRecord
-from llmaudit.pricing import PriceResolver, compute_costs, load_price_overrides, pricing_report
+from llmaudit.pricing.costs import compute_costs
+from llmaudit.pricing.overrides import load_price_overrides
+from llmaudit.pricing.report import pricing_report
+from llmaudit.pricing.resolver import PriceResolver
 from llmaudit.table import TableBuilder
 
 DAY = datetime(2025, 9, 15, 12, tzinfo=UTC)
@@ -80,8 +83,7 @@ def test_historic_price_and_as_of() -> None:
 def test_unknown_model_is_listed_not_zero() -> None:
     frame = priced(req("acme-llama-70b-ft", None, input_tokens=500, output_tokens=50),
                    req("gpt-4o-mini", "openai", input_tokens=100, output_tokens=10))
-    resolver = PriceResolver()
-    report = pricing_report(frame, resolver, None)
+    report = pricing_report(frame, None)
     assert [m.model for m in report.unknown_models] == ["acme-llama-70b-ft"]
     assert report.unknown_models[0].input_tokens == 500
     assert frame.filter(pl.col("model") == "acme-llama-70b-ft").get_column("cost_usd").item() is None
@@ -110,7 +112,7 @@ def test_reported_cost_disagreement() -> None:
     agree = req("gpt-4o-mini", "openai", input_tokens=1_000, output_tokens=100, cost_reported_usd=0.00021)
     differ = req("gpt-4o-mini", "openai", input_tokens=1_000, output_tokens=100, cost_reported_usd=0.0003)
     frame = priced(agree, differ)
-    report = pricing_report(frame, PriceResolver(), None)
+    report = pricing_report(frame, None)
     assert report.compared_requests == 2
     assert report.disagreements == 1
     assert report.disagreement_examples[0].reported_usd == 0.0003
@@ -123,7 +125,7 @@ def test_proxy_cache_hits_cost_nothing() -> None:
     frame = priced(hit)
     assert frame.get_column("cost_usd").item() == 0.0
     assert frame.get_column("cost_source").item() == "proxy_cache"
-    assert pricing_report(frame, PriceResolver(), None).disagreements == 0
+    assert pricing_report(frame, None).disagreements == 0
 
 
 def test_openai_priority_premium_from_the_pricing_page() -> None:
@@ -228,7 +230,7 @@ def test_a_costs_export_is_not_added_to_the_usage_export_of_the_same_days() -> N
     # Usage tokens: 50k x $2.50 + 50k x $1.25 + 10k x $10 = $0.2875; the tool line item and the day without usage count.
     assert frame.get_column("cost_usd").sum() == pytest.approx(0.2875 + 0.05 + 0.3, rel=1e-12)
     assert frame.get_column("cost_source").to_list().count("covered_by_usage") == 2
-    notes = pricing_report(frame, PriceResolver(), None).notes
+    notes = pricing_report(frame, None).notes
     assert any("2 line items of the OpenAI costs export ($0.29)" in note and "(+0.0%)" in note for note in notes)
 
 
