@@ -75,7 +75,8 @@ def run_audit(config: AuditConfig, on_progress: Progress | None = None) -> Audit
 
     try:
         levers = run_levers_in_two_steps(
-            AnalysisContext(priced, pending.prompt_parts, prompt_texts, window.days, config.levers, patterns), with_tokens)
+            AnalysisContext(priced, pending.prompt_parts, prompt_texts, window.days, config.levers, patterns), with_tokens,
+            pending.wait_for_counts)
         attribution = pending.finish()[0]
     finally:
         pending.cancel()

@@ -288,6 +288,10 @@ class PendingAttribution:
         self.prompt_parts = self._text_msgs.select("request_id", "seq", "role", "kind", "component", "text_hash")
         self._finished: tuple[Attribution, pl.DataFrame] | None = None
 
+    def wait_for_counts(self) -> None:
+        """Return once every text is counted (the counting workers have ended)."""
+        self._job.result()
+
     def cancel(self) -> None:
         """Stop counting (the attribution is no longer wanted)."""
         self._job.cancel()
