@@ -111,3 +111,17 @@ def test_an_error_in_either_group_is_raised(monkeypatch: pytest.MonkeyPatch) -> 
 def test_builtin_levers_declare_what_they_read() -> None:
     assert {cls.name: cls.needs_tokens for cls in registry.LEVER_CLASSES} == {
         "exact_cache": False, "semantic_cache": False, "prompt_caching": True}
+
+
+def test_above_the_size_limit_the_counts_end_before_any_lever(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The counting workers share this process's pages: they are gone before the levers allocate."""
+    monkeypatch.setattr(registry, "available_cores", lambda: 2)
+    monkeypatch.setattr(registry, "SIDE_BY_SIDE_MAX_REQUESTS", 0)
+    calls: list[str] = []
+    monkeypatch.setattr(registry, "LEVER_CLASSES", [_lever("free", False, calls), _lever("counted", True, calls)])
+    registry.run_levers_in_two_steps(_context("early"), lambda: _context("late"), lambda: calls.append("counts done"))
+    assert calls == ["counts done", "free@early", "counted@late"]
+    calls.clear()
+    monkeypatch.setattr(registry, "SIDE_BY_SIDE_MAX_REQUESTS", 10)  # side by side: nobody waits for the counts first
+    registry.run_levers_in_two_steps(_context("early"), lambda: _context("late"), lambda: calls.append("counts done"))
+    assert "counts done" not in calls
