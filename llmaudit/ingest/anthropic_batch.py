@@ -80,8 +80,9 @@ class AnthropicBatchReader(Reader):
     containers = ("jsonl", "json")
     fields = (
         "request_id", "model", "endpoint", "is_batch", "status", "error_type", "finish_reason", "user_id",
-        "temperature", "max_tokens", "top_p", "service_tier", "inference_geo", "input_tokens", "cache_read_tokens",
-        "cache_write_tokens", "cache_write_1h_tokens", "output_tokens", "metadata", "messages", "tools", "output_text",
+        "temperature", "max_tokens", "top_p", "service_tier", "inference_geo", "input_tokens",
+        "cache_read_tokens", "cache_write_tokens", "cache_write_1h_tokens", "output_tokens", "metadata",
+        "messages", "tools", "output_text",
     )
     independent_records = True
     joins_halves = True

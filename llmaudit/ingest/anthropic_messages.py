@@ -119,10 +119,11 @@ class AnthropicMessagesReader(Reader):
     description = "Anthropic Messages API request/response logs (app loggers, proxies) and bare message objects"
     containers = ("jsonl", "json")
     fields = (
-        "request_id", "ts", "model", "endpoint", "is_batch", "stream", "status", "error_type", "finish_reason",
-        "latency_ms", "user_id", "feature", "team", "session_id", "temperature", "max_tokens", "top_p",
-        "service_tier", "inference_geo", "input_tokens", "cache_read_tokens", "cache_write_tokens", "cache_write_1h_tokens",
-        "output_tokens", "reasoning_tokens", "metadata", "messages", "tools", "output_text",
+        "request_id", "ts", "model", "endpoint", "is_batch", "stream", "status", "error_type",
+        "finish_reason", "latency_ms", "user_id", "feature", "team", "session_id", "temperature",
+        "max_tokens", "top_p", "service_tier", "inference_geo", "input_tokens", "cache_read_tokens",
+        "cache_write_tokens", "cache_write_1h_tokens", "output_tokens", "reasoning_tokens", "metadata",
+        "messages", "tools", "output_text",
     )
     independent_records = True
 

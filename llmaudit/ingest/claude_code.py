@@ -201,8 +201,8 @@ class ClaudeCodeReader(Reader):
     containers = ("jsonl",)
     fields = (
         "request_id", "ts", "model", "endpoint", "stream", "finish_reason", "feature", "session_id",
-        "service_tier", "inference_geo", "input_tokens", "cache_read_tokens", "cache_write_tokens", "cache_write_1h_tokens",
-        "output_tokens", "messages", "output_text",
+        "service_tier", "inference_geo", "input_tokens", "cache_read_tokens", "cache_write_tokens",
+        "cache_write_1h_tokens", "output_tokens", "messages", "output_text",
     )
 
     def sniff(self, sample: Sample) -> int:

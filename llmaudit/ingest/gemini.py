@@ -304,9 +304,10 @@ class GeminiReader(Reader):
     description = "Gemini API / Vertex AI generateContent responses, request/response pairs, batch output and Vertex logging rows"
     containers = ("jsonl", "json")
     fields = (
-        "request_id", "ts", "model", "endpoint", "is_batch", "stream", "status", "error_type", "finish_reason",
-        "temperature", "max_tokens", "seed", "top_p", "input_tokens", "cache_read_tokens", "output_tokens",
-        "reasoning_tokens", "audio_input_tokens", "audio_output_tokens", "metadata", "messages", "tools", "output_text",
+        "request_id", "ts", "model", "endpoint", "is_batch", "stream", "status", "error_type",
+        "finish_reason", "temperature", "max_tokens", "seed", "top_p", "input_tokens", "cache_read_tokens",
+        "output_tokens", "reasoning_tokens", "audio_input_tokens", "audio_output_tokens", "metadata",
+        "messages", "tools", "output_text",
     )
     independent_records = True
 

@@ -169,10 +169,11 @@ class HeliconeReader(Reader):
     description = "Helicone request exports (JSON, JSONL, CSV), with or without request/response bodies"
     containers = ("jsonl", "json", "csv")
     fields = (
-        "request_id", "ts", "provider", "model", "endpoint", "stream", "status", "error_type", "finish_reason",
-        "latency_ms", "ttft_ms", "user_id", "feature", "session_id", "temperature", "max_tokens", "top_p",
-        "input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens", "reasoning_tokens", "audio_input_tokens", "audio_output_tokens",
-        "cost_reported_usd", "metadata", "messages", "tools", "output_text",
+        "request_id", "ts", "provider", "model", "endpoint", "stream", "status", "error_type",
+        "finish_reason", "latency_ms", "ttft_ms", "user_id", "feature", "session_id", "temperature",
+        "max_tokens", "top_p", "input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens",
+        "reasoning_tokens", "audio_input_tokens", "audio_output_tokens", "cost_reported_usd", "metadata",
+        "messages", "tools", "output_text",
     )
     independent_records = True
 

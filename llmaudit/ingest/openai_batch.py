@@ -40,7 +40,8 @@ class OpenAIBatchReader(Reader):
     fields = (
         "request_id", "ts", "model", "endpoint", "is_batch", "status", "error_type", "finish_reason",
         "temperature", "max_tokens", "seed", "user_id", "service_tier", "input_tokens", "cache_read_tokens",
-        "output_tokens", "reasoning_tokens", "audio_input_tokens", "audio_output_tokens", "messages", "tools", "output_text",
+        "output_tokens", "reasoning_tokens", "audio_input_tokens", "audio_output_tokens", "messages", "tools",
+        "output_text",
     )
     independent_records = True
     joins_halves = True

@@ -192,10 +192,10 @@ class OpenAIResponsesReader(Reader):
     description = "OpenAI Responses API objects (bare, final stream events, or request/response pairs)"
     containers = ("jsonl", "json")
     fields = (
-        "request_id", "ts", "model", "endpoint", "stream", "status", "error_type", "finish_reason", "latency_ms",
-        "user_id", "feature", "team", "session_id", "temperature", "max_tokens", "top_p", "service_tier",
-        "input_tokens", "cache_read_tokens", "output_tokens", "reasoning_tokens", "audio_input_tokens", "audio_output_tokens", "metadata", "messages", "tools",
-        "output_text",
+        "request_id", "ts", "model", "endpoint", "stream", "status", "error_type", "finish_reason",
+        "latency_ms", "user_id", "feature", "team", "session_id", "temperature", "max_tokens", "top_p",
+        "service_tier", "input_tokens", "cache_read_tokens", "output_tokens", "reasoning_tokens",
+        "audio_input_tokens", "audio_output_tokens", "metadata", "messages", "tools", "output_text",
     )
     independent_records = True
 

@@ -234,8 +234,8 @@ class OpenAIUsageReader(Reader):
     containers = ("csv", "json", "jsonl")
     fields = (
         "ts", "model", "endpoint", "is_batch", "service_tier", "user_id", "api_key", "input_tokens",
-        "cache_read_tokens", "output_tokens", "audio_input_tokens", "audio_output_tokens", "request_count", "is_aggregate",
-        "metadata",
+        "cache_read_tokens", "output_tokens", "audio_input_tokens", "audio_output_tokens", "request_count",
+        "is_aggregate", "metadata",
     )
     independent_records = True
 

@@ -2,8 +2,8 @@
 
 Reconciliation: ``records_read = requests + duplicates + rejected``; ``merged_halves`` says how many
 of the duplicates are not copies but the second half of a request (a batch input line joined to its
-output line). Lines that are valid
-but are not API calls (a transcript's user turns) are counted apart as ``skipped``.
+output line). Lines that are valid but are not API calls (a transcript's user turns) are counted
+apart as ``skipped``.
 """
 
 from __future__ import annotations

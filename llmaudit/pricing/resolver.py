@@ -46,17 +46,19 @@ class UnitPrices:
     audio_priced: bool = False
     """True when the audio prices are the model's own, not the text prices standing in."""
 
-    def scaled(self, factor: float, *, cache_read: float | None = None) -> UnitPrices:
-        """Every price times ``factor`` (batch), optionally with a cache-read price of its own."""
+    def scaled(self, factor: float, *, output_factor: float | None = None, cache_read: float | None = None) -> UnitPrices:
+        """Every price times ``factor`` (batch), the output prices by ``output_factor`` when given (a long-context
+        tier), optionally with a cache-read price of its own."""
+        out = factor if output_factor is None else output_factor
         return UnitPrices(
             input=self.input * factor,
             cache_read=self.cache_read * factor if cache_read is None else cache_read,
             cache_write=self.cache_write * factor,
             cache_write_1h=self.cache_write_1h * factor,
-            output=self.output * factor,
-            reasoning=self.reasoning * factor,
+            output=self.output * out,
+            reasoning=self.reasoning * out,
             input_audio=self.input_audio * factor,
-            output_audio=self.output_audio * factor,
+            output_audio=self.output_audio * out,
             audio_priced=self.audio_priced,
         )
 
@@ -216,12 +218,9 @@ class PriceResolver:
             base = replace(base, cache_read=cached)
         if not tiers:
             tiers = _documented_long_context(model_id, base)
-        if mode == "batch" and not has_variant:
-            base, tiers = self._batch(gp, model_id, base, tiers)
-        elif mode == "flex" and not has_variant:
+        if mode in ("batch", "flex") and not has_variant:
             # Flex is priced at batch rates, cached input keeping its discount (unlike pre-GPT-5 batch).
-            discount = provider_rules.BATCH_DISCOUNT.get(gp, 0.5)
-            base, tiers = base.scaled(discount), tuple((start, p.scaled(discount)) for start, p in tiers)
+            base, tiers = self._batch(gp, model_id, base, tiers, cache_discount_kept=mode == "flex")
         elif mode == "priority" and not has_variant:
             premium = provider_rules.openai_priority_multiplier(model_id) if gp in ("openai", "azure") else None
             if premium is None:
@@ -234,12 +233,15 @@ class PriceResolver:
 
     @staticmethod
     def _batch(
-        provider: str, model_id: str, base: UnitPrices, tiers: tuple[tuple[int, UnitPrices], ...]
+        provider: str, model_id: str, base: UnitPrices, tiers: tuple[tuple[int, UnitPrices], ...],
+        cache_discount_kept: bool = False,
     ) -> tuple[UnitPrices, tuple[tuple[int, UnitPrices], ...]]:
         factor = provider_rules.BATCH_DISCOUNT.get(provider, 0.5)
+        no_cache_discount = not cache_discount_kept and provider in ("openai", "azure") \
+            and not provider_rules.openai_batch_cache_read_is_discounted(model_id)
 
         def apply(prices: UnitPrices) -> UnitPrices:
-            if provider in ("openai", "azure") and not provider_rules.openai_batch_cache_read_is_discounted(model_id):
+            if no_cache_discount:
                 # Pre-GPT-5 batch: cached input gets no cache discount, it is billed at the batch input rate.
                 return prices.scaled(factor, cache_read=prices.input * factor)
             return prices.scaled(factor)
@@ -273,9 +275,4 @@ def _documented_long_context(model_id: str, base: UnitPrices) -> tuple[tuple[int
     if rule is None:
         return ()
     threshold, input_factor, output_factor = rule
-    return ((threshold, UnitPrices(
-        input=base.input * input_factor, cache_read=base.cache_read * input_factor,
-        cache_write=base.cache_write * input_factor, cache_write_1h=base.cache_write_1h * input_factor,
-        output=base.output * output_factor, reasoning=base.reasoning * output_factor,
-        input_audio=base.input_audio * input_factor, output_audio=base.output_audio * output_factor,
-        audio_priced=base.audio_priced)),)
+    return ((threshold, base.scaled(input_factor, output_factor=output_factor)),)
