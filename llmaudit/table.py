@@ -87,10 +87,37 @@ first three (id and source) and the last four (hashes, copy score and number).""
 CHUNK_ROWS = 50_000
 DIGEST_MEMO_CHARS = 32_000_000
 """Text remembered with its hash per builder (forgotten all at once beyond this)."""
+UNIQUE_ID_MIN_CHARS = 16
+"""Ids shorter than this (or all digits) are not trusted to be unique beyond their own log: see `dedup_key`."""
 
 def text_hash(text: str) -> str:
     """Stable 128-bit content address of a text."""
     return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+
+
+def dedup_key(logged_id: str | None, content_id: str) -> str:
+    """The key two copies of one request share: its logged id, or its content when the id proves nothing.
+
+    Providers' and proxies' ids (``chatcmpl-…``, ``msg_…``, UUIDs) are unique everywhere, so two records
+    with one are one request even when a later export completed its usage. A row number or a short
+    custom id (``42``, ``req-1``) is unique only within the table or batch that made it: two apps'
+    exports both number their rows from 1. Such an id marks a copy only together with the same
+    content (`TableBuilder.synthesise_id`), so a file read twice is still one request each.
+    """
+    if logged_id is None:
+        return content_id
+    if len(logged_id) < UNIQUE_ID_MIN_CHARS or logged_id.isdigit():
+        return f"{logged_id}{CONTENT_SUFFIX}{content_id}"
+    return logged_id
+
+
+CONTENT_SUFFIX = "~"
+
+
+def shown_id(key: str) -> str:
+    """The id as the log wrote it, from a `dedup_key`."""
+    logged, separator, content = key.rpartition(CONTENT_SUFFIX)
+    return logged if separator and content.startswith("syn-") else key
 
 
 def redact_key(value: str | None) -> str | None:
@@ -223,11 +250,11 @@ class TableBuilder:
         return f"{min(tokens, 10**15):016d}:{len(record.messages):06d}:{content_id}"
 
     def add(self, record: RequestRecord, source_format: str, source_file: str) -> bool:
-        """Add one request; False when its id was already added (a duplicate: the better copy is kept)."""
+        """Add one request; False when it was already added (a duplicate, see `dedup_key`: the better copy is kept)."""
         self._derive(record)
         digests = [self.digest(message.text) for message in record.messages]
         content_id = self.synthesise_id(record, source_format, digests)
-        request_id = record.request_id or content_id
+        request_id = dedup_key(record.request_id, content_id)
         score = self.copy_score(record, content_id)
         kept = self.best_copy.get(request_id)
         if kept is not None and kept[0] >= score:

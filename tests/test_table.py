@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from llmaudit import table
 from llmaudit.ingest.records import Message, RequestRecord
-from llmaudit.table import TableBuilder, text_hash
+from llmaudit.table import TableBuilder, dedup_key, shown_id, text_hash
 
 
 @given(st.lists(st.sampled_from(["", "system prompt", "é\U0001f600", "\ud800 lone"]) | st.text(max_size=40), max_size=60))
@@ -33,17 +33,17 @@ def _request(logged_id: str, output_tokens: int, question: str) -> RequestRecord
 
 def test_requests_are_numbered_by_logged_id_and_messages_follow_the_copy_kept() -> None:
     builder = TableBuilder()
-    builder.add(_request("req-b", 1, "first copy of b"), "t", "f")
-    builder.add(_request("req-a", 1, "a"), "t", "f")
-    builder.add(_request("req-b", 9, "later, completed copy of b"), "t", "f")  # supersedes the first copy
+    builder.add(_request("chatcmpl-req-b-0000001", 1, "first copy of b"), "t", "f")
+    builder.add(_request("chatcmpl-req-a-0000001", 1, "a"), "t", "f")
+    builder.add(_request("chatcmpl-req-b-0000001", 9, "later, completed copy of b"), "t", "f")  # supersedes the first copy
     requests, messages = builder.requests_frame(), builder.messages_frame()
     assert requests.schema["request_id"] == table.REQUEST_NUMBER
-    assert dict(zip(requests["logged_id"], requests["request_id"], strict=True)) == {"req-a": 1, "req-b": 2}
+    assert dict(zip(requests["logged_id"], requests["request_id"], strict=True)) == {"chatcmpl-req-a-0000001": 1, "chatcmpl-req-b-0000001": 2}
     assert messages.schema["request_id"] == table.REQUEST_NUMBER
     queries = messages.filter(messages["role"] == "user").join(requests.select("request_id", "logged_id"), on="request_id")
     texts = dict(zip(builder.texts_frame()["text_hash"], builder.texts_frame()["text"], strict=True))
     assert sorted((r, texts[h]) for r, h in zip(queries["logged_id"], queries["text_hash"], strict=True)) == [
-        ("req-a", "a"), ("req-b", "later, completed copy of b")]
+        ("chatcmpl-req-a-0000001", "a"), ("chatcmpl-req-b-0000001", "later, completed copy of b")]
     assert messages.height == 4
 
 
@@ -74,3 +74,24 @@ def test_missing_token_totals_are_zero_in_the_row() -> None:
     builder.add(RequestRecord(source_line=1, request_id="r", messages=[Message("user", "q")]), "fmt", "file")
     row = builder.requests_frame().row(0, named=True)
     assert (row["input_tokens"], row["output_tokens"]) == (0, 0)
+
+
+@pytest.mark.parametrize(("logged", "key"), [
+    ("chatcmpl-9xK2mQ7bT4vL1nR8sW3yZ", "chatcmpl-9xK2mQ7bT4vL1nR8sW3yZ"),
+    ("0b8e4c1e-5a2f-4d8b-9c3e-7f1a2b3c4d5e", "0b8e4c1e-5a2f-4d8b-9c3e-7f1a2b3c4d5e"),
+    ("42", "42~syn-abc"),
+    ("12345678901234567890", "12345678901234567890~syn-abc"),
+    ("request-1", "request-1~syn-abc"),
+    (None, "syn-abc"),
+])
+def test_only_ids_unique_everywhere_mark_copies_alone(logged: str | None, key: str) -> None:
+    assert dedup_key(logged, "syn-abc") == key
+    assert shown_id(key) == (logged or "syn-abc")
+
+
+def test_a_short_id_is_one_request_only_with_the_same_content() -> None:
+    builder = TableBuilder()
+    assert builder.add(_request("7", 1, "a question from one app"), "t", "f")
+    assert builder.add(_request("7", 1, "a question from another app"), "t", "g")
+    assert not builder.add(_request("7", 1, "a question from one app"), "t", "f")  # the same row, read again
+    assert builder.requests_frame().height == 2

@@ -11,6 +11,7 @@ import polars as pl
 from llmaudit import provider_rules
 from llmaudit.pricing.exports import covered_note
 from llmaudit.sums import exact_sum, series_sum
+from llmaudit.table import shown_id
 
 DISAGREEMENT_RATIO = 0.01
 MAX_LISTED_DISAGREEMENTS = 50
@@ -82,7 +83,7 @@ def pricing_report(priced: pl.DataFrame, as_of: date | None) -> PricingReport:
     disagreeing = compared.filter((diff > DISAGREEMENT_RATIO * scale) & (diff > 1e-9)).with_columns(diff=diff) \
         .sort(["diff", "request_id"], descending=[True, False])
     examples = [
-        CostDisagreement(r["logged_id"], r["source_file"], r["source_line"], r["model"],
+        CostDisagreement(shown_id(r["logged_id"]), r["source_file"], r["source_line"], r["model"],
                          round(r["cost_reported_usd"], 8), round(r["cost_usd"], 8))
         for r in disagreeing.head(MAX_LISTED_DISAGREEMENTS).iter_rows(named=True)
     ]

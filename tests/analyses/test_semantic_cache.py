@@ -7,6 +7,7 @@ from itertools import combinations
 from pathlib import Path
 
 import numpy as np
+import polars as pl
 import pytest
 import scipy.sparse as sp
 from hypothesis import given, settings
@@ -27,7 +28,7 @@ from llmaudit.analyses.similarity import PrefixIndex, TfidfQueryEncoder, similar
 from llmaudit.ingest.records import Message, RequestRecord
 from llmaudit.pricing.costs import compute_costs
 from llmaudit.pricing.resolver import PriceResolver
-from llmaudit.table import TableBuilder
+from llmaudit.table import TableBuilder, shown_id
 from llmaudit.tokens.attribution import attribute
 
 START = datetime(2025, 9, 1, 9, tzinfo=UTC)
@@ -61,7 +62,8 @@ def context_for(records: list[RequestRecord], **config: object) -> AnalysisConte
 
 
 def cost_of(context: AnalysisContext, *request_ids: str) -> float:
-    frame = context.requests.filter(context.requests["logged_id"].is_in(list(request_ids)))
+    shown = pl.Series([shown_id(key) for key in context.requests["logged_id"]])
+    frame = context.requests.filter(shown.is_in(list(request_ids)))
     assert frame.height == len(request_ids)
     return float(frame["cost_usd"].sum())
 

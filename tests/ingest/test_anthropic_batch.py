@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import polars as pl
 import pytest
 from hypothesis import HealthCheck, given, settings
 
@@ -12,7 +13,7 @@ from llmaudit.ingest.container import sample
 from llmaudit.ingest.pipeline import Ingestor
 from llmaudit.ingest.records import Message, Parsed, Rejection, RequestRecord
 from llmaudit.ingest.source import SourceFile
-from llmaudit.table import TableBuilder
+from llmaudit.table import TableBuilder, shown_id
 from tests.conftest import ASSETS, SHARED_DATA
 from tests.ingest.reader_harness import asset_records, mutated_records, read_each
 
@@ -80,7 +81,7 @@ def test_requests_and_results_join_on_custom_id_in_any_order() -> None:
     # 7 result lines + 5 request lines: 5 results joined (5 duplicates), 1 success without usage and 1 cut line rejected.
     assert (report.records_read, report.requests, report.duplicates, report.rejected) == (12, 5, 5, 2)
     frame = ingestor.builder.requests_frame().sort("source_line")
-    joined = frame.filter(frame["logged_id"] == "msg_01BatchA").row(0, named=True)
+    joined = frame.filter(pl.Series([shown_id(key) for key in frame["logged_id"]]) == "msg_01BatchA").row(0, named=True)
     assert (joined["input_tokens"], joined["user_id"], joined["max_tokens"], joined["is_batch"]) == (1_110, "batch-labeller", 16, True)
     assert sorted(frame["status"].to_list()) == ["error", "error", "error", "ok", "ok"]
 

@@ -13,7 +13,7 @@ from llmaudit.ingest.generic import CANONICAL_FIELDS, GenericReader, load_mappin
 from llmaudit.ingest.pipeline import Ingestor
 from llmaudit.ingest.records import Rejection, RequestRecord
 from llmaudit.ingest.source import SourceFile
-from llmaudit.table import TableBuilder
+from llmaudit.table import TableBuilder, shown_id
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets" / "generic"
 CSV_MAP = (
@@ -169,6 +169,33 @@ def test_every_record_is_accounted_for() -> None:
     report = ingestor.finish()
     assert report.balanced
     assert (report.records_read, report.requests, report.rejected) == (8, 4, 4)
+
+
+ROWS = "call_id,created,llm,tokens_in,tokens_out,prompt_text\n1,{day} 10:00:00,gpt-4o-mini,{n},5,{app} question one\n" \
+    "2,{day} 11:00:00,gpt-4o-mini,{n},7,{app} question two\n"
+ROW_MAP = "request_id=call_id,ts=created,model=llm,input_tokens=tokens_in,output_tokens=tokens_out,prompt=prompt_text"
+
+
+@pytest.mark.parametrize("order", [(0, 1, 2), (2, 1, 0), (1, 0, 2)])
+def test_row_numbers_of_two_apps_do_not_collide_but_a_file_read_twice_does(tmp_path: Path,
+                                                                           order: tuple[int, ...]) -> None:
+    """Two apps' exports both number their rows 1, 2: four requests. The first app's file given
+    again (a later download of the same rows) adds duplicates only."""
+    billing, search = tmp_path / "billing.csv", tmp_path / "search.csv"
+    billing.write_text(ROWS.format(day="2026-03-01", n=100, app="billing"))
+    search.write_text(ROWS.format(day="2026-03-02", n=300, app="search"))
+    again = tmp_path / "billing-again.csv"
+    again.write_text(billing.read_text())
+    files = [billing, search, again]
+    ingestor = Ingestor(TableBuilder(), forced_reader=GenericReader(parse_mapping(ROW_MAP)))
+    for index in order:
+        ingestor.read_file(SourceFile(files[index].name, files[index]))
+    report = ingestor.finish()
+    assert report.balanced
+    assert (report.records_read, report.requests, report.duplicates) == (6, 4, 2)
+    requests = ingestor.builder.requests_frame()
+    assert sorted(requests["input_tokens"].to_list()) == [100, 100, 300, 300]
+    assert sorted(shown_id(key) for key in requests["logged_id"]) == ["1", "1", "2", "2"]
 
 
 def test_cli_reads_generic_logs_with_map(run_cli) -> None:

@@ -117,7 +117,7 @@ def test_a_worse_copy_in_a_later_piece_adds_no_text(tmp_path: Path, monkeypatch:
         lines.append(json.dumps({
             "timestamp": f"2026-11-0{n + 1}T10:00:00Z", "status_code": 200,
             "request": {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": prompt}]},
-            "response": {"id": "r1" if n in (0, 3) else f"r{n + 10}", "object": "chat.completion", "model": "gpt-4o-mini",
+            "response": {"id": "chatcmpl-r1-0000001" if n in (0, 3) else f"chatcmpl-r{n + 10}-0000001", "object": "chat.completion", "model": "gpt-4o-mini",
                          "choices": [{"index": 0, "message": {"role": "assistant", "content": f"answer {n}"},
                                       "finish_reason": "stop"}],
                          "usage": {"prompt_tokens": tokens, "completion_tokens": 3, "total_tokens": tokens + 3}},
