@@ -7,7 +7,7 @@ deadlock in it) reads one piece at a time into its own `TableBuilder` and hands 
 builder's frames and its reconciliation. The parent absorbs the pieces in input order (each as soon as the pieces before it are in, while the workers go on), so the tables, the
 counts and the line numbers are those of reading the files one after another: a request id seen
 in two pieces is a duplicate like any other. Request halves (batch input and output lines) are
-joined in one process: which of two same-key halves meets its other half depends on the order.
+joined in one process, once every file is read (`Ingestor.finish`).
 """
 
 from __future__ import annotations
@@ -135,8 +135,8 @@ def _read_piece(index: int) -> PieceResult:
 def ingest_parallel(ingestor: Ingestor, files: list[SourceFile], on_progress: Observer | None) -> None:
     """Read ``files`` into the ingestor's builder with one worker process per core (no `finish`).
 
-    Inputs with request halves to join (batch files) are read in this process: a half may wait for
-    its other half across files, and which of two same-key halves meets it depends on the order.
+    Inputs with request halves to join (batch files) are read in this process: a half waits for its
+    other half across files.
     A worker that dies (killed, out of memory) ends the run with an error rather than a wait.
     """
     workers = cores()

@@ -108,6 +108,59 @@ def _merge_halves(partial: RequestRecord, full: RequestRecord) -> RequestRecord:
     return full
 
 
+def _same_half(kept: RequestRecord, new: RequestRecord) -> bool:
+    """Two halves that are one line read twice: the same prompt (input halves), or the same id, else usage
+    and output (output halves)."""
+    if kept.is_partial:
+        return (kept.model, kept.messages, kept.tools, kept.max_tokens) == (new.model, new.messages, new.tools,
+                                                                             new.max_tokens)
+    if kept.request_id is not None and new.request_id is not None:
+        return kept.request_id == new.request_id
+    return (kept.model, kept.input_tokens, kept.output_tokens, kept.output_text, kept.error_type) == (
+        new.model, new.input_tokens, new.output_tokens, new.output_text, new.error_type)
+
+
+PAIRING_MAX_CANDIDATES = 10_000
+"""Beyond this many (input, output) candidates under one custom id, halves are paired in reading order."""
+
+
+def _pairs(partials: list[WaitingHalf], fulls: list[WaitingHalf]) -> list[tuple[WaitingHalf, WaitingHalf]]:
+    """Pair the input and output halves of one custom id, taking the pairs out of both lists.
+
+    One of each (the usual case) is a pair. When batches reuse the id, the best-fitting pairs go first:
+    the model the input asked for, then the prompt size nearest the output's billed input, then reading
+    order, so the pairing does not depend on the order the files were given in.
+    """
+    if len(partials) * len(fulls) > PAIRING_MAX_CANDIDATES:
+        candidates = [(i, i) for i in range(min(len(partials), len(fulls)))]
+    else:
+        candidates = [(i, j) for i in range(len(partials)) for j in range(len(fulls))]
+        candidates.sort(key=lambda pair: _misfit(partials[pair[0]].record, fulls[pair[1]].record))
+    taken_partials: set[int] = set()
+    taken_fulls: set[int] = set()
+    pairs = []
+    for i, j in candidates:
+        if i in taken_partials or j in taken_fulls or (partials[i].earlier and fulls[j].earlier):
+            continue
+        taken_partials.add(i)
+        taken_fulls.add(j)
+        pairs.append((partials[i], fulls[j]))
+    partials[:] = [half for i, half in enumerate(partials) if i not in taken_partials]
+    fulls[:] = [half for j, half in enumerate(fulls) if j not in taken_fulls]
+    return pairs
+
+
+def _misfit(partial: RequestRecord, full: RequestRecord) -> tuple[bool, float]:
+    """How badly an output fits an input: another model, then the distance from the input's prompt size
+    (about 4 characters a token) to the input the output was billed for."""
+    asked, served = partial.model, full.model
+    same_model = asked is None or served is None or served == asked or served.startswith(asked + "-")
+    if full.input_tokens is None:
+        return not same_model, 0.0
+    chars = sum(len(message.text) for message in partial.messages) + sum(len(tool) for tool in partial.tools)
+    return not same_model, abs(chars / 4 - full.input_tokens)
+
+
 @dataclass
 class Ingestor:
     """Reads files into a TableBuilder, joining split requests and counting everything."""
@@ -116,8 +169,9 @@ class Ingestor:
     forced_reader: Reader | None = None
     on_progress: Observer | None = None
     report: IngestReport = field(default_factory=IngestReport)
-    _partials: dict[str, WaitingHalf] = field(default_factory=dict)
-    _fulls: dict[str, WaitingHalf] = field(default_factory=dict)
+    _partials: dict[str, list[WaitingHalf]] = field(default_factory=dict)
+    _fulls: dict[str, list[WaitingHalf]] = field(default_factory=dict)
+    """Halves waiting for their other half, by join key: several when batches reuse custom ids."""
     halves: int = 0
     """Request halves seen (records with a ``join_key``): joining them depends on reading order."""
 
@@ -126,8 +180,8 @@ class Ingestor:
         for half in halves:
             key = half.record.join_key
             assert key is not None
-            (self._partials if half.record.is_partial else self._fulls)[key] = WaitingHalf(
-                half.record, half.source_format, half.source_file, earlier=True)
+            (self._partials if half.record.is_partial else self._fulls).setdefault(key, []).append(WaitingHalf(
+                half.record, half.source_format, half.source_file, earlier=True))
 
     def read_file(self, source: SourceFile) -> None:
         """Detect the file's format and ingest every record of it."""
@@ -205,40 +259,52 @@ class Ingestor:
             self.report.duplicates += 1
 
     def _join(self, record: RequestRecord, fmt: str, file: str, counts: Counter[str]) -> None:
+        """Keep a request half until every file is read (`finish` joins them): custom ids are unique only within
+        a batch, so which output belongs to which input is decided with every candidate known."""
         key = record.join_key
         assert key is not None
         self.halves += 1
-        half = WaitingHalf(record, fmt, file)
-        mine, other = (self._partials, self._fulls) if record.is_partial else (self._fulls, self._partials)
-        waiting = other.pop(key, None)
-        if waiting is None:
-            if key in mine and not mine[key].earlier:
-                # The same half twice (a file given twice, overlapping downloads): a duplicate.
-                self.report.duplicates += 1
-            else:
-                mine[key] = half  # read again now: this run counts it (and reports it if it stays alone)
-            return
-        if waiting.earlier:
-            # Its other half was read (and counted) in an earlier run: this one completes the request.
-            self.report.joined_earlier.append(waiting)
-        else:
-            # The second half of a pair is merged into the request: counted as a duplicate record.
+        queue = (self._partials if record.is_partial else self._fulls).setdefault(key, [])
+        if any(not kept.earlier and _same_half(kept.record, record) for kept in queue):
+            # The same half twice (a file given twice, overlapping downloads): a duplicate.
             self.report.duplicates += 1
-            self.report.merged_halves += 1
-        partial, full = (half, waiting) if record.is_partial else (waiting, half)
-        self._add(_merge_halves(partial.record, full.record), full.source_format, full.source_file, counts)
+            return
+        # Read again now, a half kept from an earlier run is counted by this run (and reported if it stays
+        # alone). A different half under the same key is another request: batches reuse custom ids.
+        queue[:] = [kept for kept in queue if not _same_half(kept.record, record)]
+        queue.append(WaitingHalf(record, fmt, file))
+
+    def _join_waiting(self, late: dict[str, Counter[str]]) -> None:
+        """Join each output half to its input half; the pairs are requests of the output's file."""
+        for key, partials in self._partials.items():
+            fulls = self._fulls.get(key)
+            if not fulls:
+                continue
+            for partial, full in _pairs(partials, fulls):
+                if partial.earlier or full.earlier:
+                    # Its other half was read (and counted) in an earlier run: this one completes the request.
+                    self.report.joined_earlier.append(partial if partial.earlier else full)
+                else:
+                    # The second half of a pair is merged into the request: counted as a duplicate record.
+                    self.report.duplicates += 1
+                    self.report.merged_halves += 1
+                self._add(_merge_halves(partial.record, full.record), full.source_format, full.source_file,
+                          late.setdefault(full.source_file, Counter()))
 
     def finish(self) -> IngestReport:
-        """Flush unjoined halves: outputs alone are requests, inputs alone are rejected (each counted in its
-        file's summary too, so the files add up to the run)."""
+        """Join the request halves; flush those still alone: outputs alone are requests, inputs alone are
+        rejected (each counted in its file's summary too, so the files add up to the run)."""
         late: dict[str, Counter[str]] = {}
-        self.report.unjoined = [*self._fulls.values(), *self._partials.values()]
-        for pending in self._fulls.values():
+        self._join_waiting(late)
+        fulls = [half for queue in self._fulls.values() for half in queue]
+        partials = [half for queue in self._partials.values() for half in queue]
+        self.report.unjoined = [*fulls, *partials]
+        for pending in fulls:
             if pending.earlier:
                 continue  # priced alone in its own run
             self._add(pending.record, pending.source_format, pending.source_file,
                       late.setdefault(pending.source_file, Counter()))
-        for pending in self._partials.values():
+        for pending in partials:
             if pending.earlier:
                 continue  # reported in its own run
             late.setdefault(pending.source_file, Counter())["rejected"] += 1
