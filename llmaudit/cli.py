@@ -111,7 +111,7 @@ def analyze(
             render_terminal(result, console)
             for label, path in (("JSON", json_out), ("HTML", html_out), ("Markdown", md_out), ("store", db_path)):
                 if path:
-                    console.print(f"[dim]{label}: {path}[/dim]")
+                    console.print(f"[dim]{label}: {escape(inert_text(str(path)))}[/dim]")
         return 0
 
     raise typer.Exit(_guarded(run, err))

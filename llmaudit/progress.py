@@ -5,6 +5,7 @@ from __future__ import annotations
 from types import TracebackType
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -14,6 +15,8 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
+
+from llmaudit.redaction import inert_text
 
 
 class ProgressBar:
@@ -41,5 +44,5 @@ class ProgressBar:
         if not self.enabled:
             return
         if file not in self.tasks:
-            self.tasks[file] = self.progress.add_task(f"reading {file}", total=None)
+            self.tasks[file] = self.progress.add_task(escape(inert_text(f"reading {file}")), total=None)
         self.progress.update(self.tasks[file], completed=records)

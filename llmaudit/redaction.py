@@ -9,8 +9,14 @@ from __future__ import annotations
 
 import re
 
+import polars as pl
+
+SECRET_START = r"(?:(?<![A-Za-z0-9])|(?<=\\[abfnrtv0])|(?<=\\x[0-9a-fA-F]{2})|(?<=\\u[0-9a-fA-F]{4}))"
+"""Where a key may start: not inside a word (risk-assessment-framework), but after an escape as JSON or repr()
+writes it (`\\nsk-proj-...`, `\\u200bsk-...`), where a letter or digit stands right before the key."""
+
 SECRET_PATTERN = re.compile(
-    r"(?<![A-Za-z0-9])(?:sk-[A-Za-z0-9_\-]{8,}"  # OpenAI and Anthropic (sk-proj-, sk-ant-api03-...), also after key_
+    SECRET_START + r"(?:sk-[A-Za-z0-9_\-]{8,}"  # OpenAI and Anthropic (sk-proj-, sk-ant-api03-...), also after key_
     r"|[rs]k_(?:live|test)_[A-Za-z0-9]{10,}"  # Stripe
     r"|(?:AKIA|ASIA)[0-9A-Z]{16}"  # AWS access key ids
     r"|AIza[0-9A-Za-z_\-]{20,}"  # Google API keys
@@ -18,12 +24,14 @@ SECRET_PATTERN = re.compile(
     r"|xox[abposr]-[A-Za-z0-9\-]{10,}"  # Slack tokens
     r"|hf_[A-Za-z0-9]{30,}"  # Hugging Face tokens
     r"|eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]*)"  # JWTs
+    r"|sk-(?:proj|ant|svcacct|admin)-[A-Za-z0-9_\-]{8,}"  # prefixes no word holds: a key even glued to a word
     # Bearer tokens, in any case; not the word in prose: a digit or punctuation in it, or 20 letters and more.
     r"|(?i:bearer)\s+(?:(?=[^\s]*[0-9._~+/=\-])[A-Za-z0-9+/=._\-~]{8,}|[A-Za-z]{20,})"
     # Any HTTP authorization or API key header's value, in any case, as a header line or as JSON.
     r"|(?i:(?:proxy-)?authorization|x-api-key|api-key|x-goog-api-key)[\"']?\s*[:=]\s*[\"']?"
     r"(?:(?i:basic|bearer|token)\s+)?[^\s\"',}]{4,}"
-    r"|-----BEGIN [A-Z ]*PRIVATE KEY-----(?:.*?-----END [A-Z ]*PRIVATE KEY-----|.*)",  # the key too, to its end
+    r"|-----BEGIN [A-Z ]*PRIVATE KEY-----(?:.*?-----END [A-Z ]*PRIVATE KEY-----|.*)"  # the key too, to its end
+    r"|\A[A-Za-z0-9+/=\s]*-----END [A-Z ]*PRIVATE KEY-----",  # a key whose start an excerpt cut off
     re.DOTALL,
 )
 """Secrets that leak into logs (API keys, tokens, private keys); rendered text shows them as [redacted]."""
@@ -32,6 +40,24 @@ SECRET_PATTERN = re.compile(
 def redact_text(text: str) -> str:
     """Log text with every secret in it (`SECRET_PATTERN`) shown as [redacted]: what every output writes."""
     return SECRET_PATTERN.sub("[redacted]", text)
+
+
+SECRET_REACH = 1_000
+"""Characters past an excerpt's cut that are redacted with it: longer than any key the pattern knows but a private one."""
+
+
+def excerpt(text: str, chars: int, *, tail: bool = False) -> str:
+    """The first (`tail`: last) `chars` characters of `text`, redacted before the cut so that no cut shows part of
+    a key: `sk-proj-abc` cut to `sk-pr` no longer looks like a key, and `AKIAIOSFODN` is most of one."""
+    if tail:
+        return redact_text(text[-(chars + SECRET_REACH):])[-chars:] if chars else ""
+    return redact_text(text[:chars + SECRET_REACH])[:chars]
+
+
+def excerpt_expr(column: str, chars: int) -> pl.Expr:
+    """`excerpt` of a text column (its first `chars` characters, redacted before the cut), for the few rows shown."""
+    return pl.col(column).str.slice(0, chars + SECRET_REACH).map_elements(
+        lambda text: excerpt(text, chars), return_dtype=pl.String, skip_nulls=True)
 
 
 CONTROL_ESCAPES = {

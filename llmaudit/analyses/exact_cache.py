@@ -15,6 +15,7 @@ import polars as pl
 
 from llmaudit.analyses.interface import AnalysisContext, Lever, LeverResult
 from llmaudit.analyses.prompt_view import input_keys, query_texts
+from llmaudit.redaction import excerpt
 from llmaudit.sums import exact_sum, series_sum
 
 TOP_REPEATED = 10
@@ -120,7 +121,7 @@ def _top_repeated(replayed: pl.DataFrame, context: AnalysisContext) -> list[dict
                           context.texts, context.context_patterns)
     top = top.join(queries, on="request_id", how="left")
     return [
-        {"excerpt": (r["question"] or r["query_start"] or "")[:EXCERPT_CHARS], "feature": r["feature"], "model": r["model"],
+        {"excerpt": excerpt(r["question"] or r["query_start"] or "", EXCERPT_CHARS), "feature": r["feature"], "model": r["model"],
          "requests": r["requests"], "hits": r["hits"], "savings_usd": round(r["savings_usd"] or 0.0, 6)}
         for r in top.sort(["savings_usd", "request_id"], descending=[True, False]).iter_rows(named=True)
     ]

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from llmaudit.redaction import excerpt_expr
+
 MIN_REQUESTS = 3
 """A layout problem is reported only when it repeats at least this often."""
 VARYING_FIRST_SHARE = 0.5
@@ -148,7 +150,7 @@ def find_static_after_varying(parts: pl.DataFrame, texts: pl.DataFrame, rules: p
     info = rules.select("group_key", "family", "model", "feature").unique("group_key")
     candidates = candidates.join(info, on="group_key", how="left") \
         .join(texts.join(candidates.select("text_hash").unique(), on="text_hash", how="semi")
-              .select("text_hash", excerpt=pl.col("text").str.slice(0, EXCERPT_CHARS)), on="text_hash", how="left")
+              .select("text_hash", excerpt=excerpt_expr("text", EXCERPT_CHARS)), on="text_hash", how="left")
     return [
         StaticAfterVarying(r["family"], r["model"], r["feature"], r["group_key"], r["key"], r["component"],
                            float(r["tokens"]), int(r["requests"]), round(r["first_distinct"] / r["group_requests"], 4),

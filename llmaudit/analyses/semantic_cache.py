@@ -25,6 +25,7 @@ import scipy.sparse as sp
 from llmaudit.analyses.interface import AnalysisContext, Lever, LeverResult
 from llmaudit.analyses.prompt_view import query_texts, system_keys, turn_counts
 from llmaudit.analyses.similarity import QueryEncoder, TfidfQueryEncoder, rowwise_cosine, similar_pairs
+from llmaudit.redaction import redact_text
 from llmaudit.spill import release_pages, strings_at
 from llmaudit.sums import exact_sum, series_sum
 
@@ -297,6 +298,7 @@ def _examples(hits: pl.DataFrame) -> list[dict[str, object]]:
 
 def _excerpts(query: str, cached: str) -> dict[str, str]:
     """Excerpts of both queries; a long shared opening (a template) is skipped to show where they differ."""
+    query, cached = redact_text(query), redact_text(cached)  # before any cut: a cut key no longer looks like one
     shared = len(os.path.commonprefix([query, cached]))
     start = shared - EXCERPT_CHARS // 3 if shared > EXCERPT_CHARS // 2 else 0
     lead = "…" if start else ""

@@ -18,6 +18,7 @@ import numpy as np
 import polars as pl
 
 from llmaudit.analyses.cache_replay import TEMPLATE_KEY_BIT, template_key
+from llmaudit.redaction import excerpt
 from llmaudit.spill import strings_at
 from llmaudit.sums import exact_sum
 from llmaudit.tokens.counting import count_tokens
@@ -107,8 +108,8 @@ class SpanTemplate:
 
     def template(self) -> str:
         """An excerpt of the template with the varying span marked «…»."""
-        before = ("…" if len(self.prefix) > EXCERPT_CHARS else "") + self.prefix[-EXCERPT_CHARS:]
-        after = self.suffix[:EXCERPT_CHARS] + ("…" if len(self.suffix) > EXCERPT_CHARS else "")
+        before = ("…" if len(self.prefix) > EXCERPT_CHARS else "") + excerpt(self.prefix, EXCERPT_CHARS, tail=True)
+        after = excerpt(self.suffix, EXCERPT_CHARS) + ("…" if len(self.suffix) > EXCERPT_CHARS else "")
         return f"{before}«{self.span_examples[0] if self.span_examples else ''}»{after}"
 
 

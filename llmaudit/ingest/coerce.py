@@ -14,6 +14,7 @@ from typing import Any
 import msgspec
 
 from llmaudit.ingest.records import Message
+from llmaudit.redaction import excerpt
 
 EARLIEST_TS = datetime(2015, 1, 1, tzinfo=UTC)
 """No LLM API log predates this; earlier dates are corrupt (epoch 0, wrong unit)."""
@@ -70,7 +71,7 @@ def to_int(value: Any, field: str, *, required: bool = False) -> int | None:
         try:
             value = float(value.strip())
         except ValueError:
-            raise BadValue(f"{field} is not a number: {value[:40]!r}") from None
+            raise BadValue(f"{field} is not a number: {excerpt(value, 40)!r}") from None
     if not isinstance(value, int | float):
         raise BadValue(f"{field} has type {type(value).__name__}, expected a number")
     if isinstance(value, float):
@@ -94,7 +95,7 @@ def to_float(value: Any, field: str) -> float | None:
         try:
             value = float(value.strip())
         except ValueError:
-            raise BadValue(f"{field} is not a number: {value[:40]!r}") from None
+            raise BadValue(f"{field} is not a number: {excerpt(value, 40)!r}") from None
     if not isinstance(value, int | float) or not math.isfinite(value):
         raise BadValue(f"{field} is not a finite number: {value!r}")
     return float(value)
@@ -223,7 +224,7 @@ def to_ts(value: Any, field: str = "timestamp", *, required: bool = False) -> da
         else:
             raise BadValue(f"{field} has type {type(value).__name__}, expected a date")
     except (ValueError, OverflowError, OSError):
-        raise BadValue(f"{field} is not a date: {str(value)[:40]!r}") from None
+        raise BadValue(f"{field} is not a date: {excerpt(str(value), 40)!r}") from None
     if ts < EARLIEST_TS:
         raise BadValue(f"{field} {ts.date().isoformat()} is before 2015: impossible for an LLM API log")
     if ts > _latest_accepted():

@@ -15,6 +15,7 @@ from typing import Any
 from llmaudit.ingest.coerce import BadValue
 from llmaudit.ingest.openai_common import apply_chat_response
 from llmaudit.ingest.records import RequestRecord
+from llmaudit.redaction import excerpt
 
 MAX_LITERAL_CHARS = 1_000_000
 """Python-literal fallback is only tried on cells up to this size (it is slower than JSON)."""
@@ -47,7 +48,7 @@ def decode_json_text(value: Any, field: str, *, text_ok: bool = False) -> Any:
             pass
     if text_ok:
         return value
-    raise BadValue(f"{field} is not valid JSON: {text[:40]!r}")
+    raise BadValue(f"{field} is not valid JSON: {excerpt(text, 40)!r}")
 
 
 def apply_chat_output(record: RequestRecord, body: dict[str, Any]) -> None:

@@ -28,6 +28,7 @@ from llmaudit.ingest.coerce import (
 from llmaudit.ingest.container import Sample
 from llmaudit.ingest.interface import RawRecords, Reader
 from llmaudit.ingest.records import Message, Parsed, Rejection, RequestRecord
+from llmaudit.redaction import excerpt
 
 STRING_FIELDS = (
     "request_id", "provider", "model", "endpoint", "error_type", "finish_reason", "user_id", "feature", "team",
@@ -131,7 +132,7 @@ def to_status(value: Any) -> str | None:
         return "ok"
     if lowered in ERROR_STATUSES:
         return "error"
-    raise BadValue(f"status {text[:40]!r} is neither a success nor a failure")
+    raise BadValue(f"status {excerpt(text, 40)!r} is neither a success nor a failure")
 
 
 class GenericReader(Reader):

@@ -40,6 +40,7 @@ from llmaudit.ingest.gateway_common import apply_chat_output, decode_json_text, 
 from llmaudit.ingest.interface import RawRecords, Reader, share_confidence
 from llmaudit.ingest.openai_common import apply_chat_request, apply_chat_usage
 from llmaudit.ingest.records import Parsed, Rejection, RequestRecord
+from llmaudit.redaction import excerpt
 
 REQUIRED_KEYS = frozenset({"request_created_at"})
 STATUS_KEYS = ("response_status", "delay_ms")
@@ -198,7 +199,7 @@ class HeliconeReader(Reader):
             except BadValue as exc:
                 yield Rejection(line, str(exc))
             except (KeyError, TypeError, AttributeError, ValueError, OverflowError, RecursionError) as exc:
-                yield Rejection(line, f"unexpected Helicone row shape: {type(exc).__name__}: {exc}"[:200])
+                yield Rejection(line, excerpt(f"unexpected Helicone row shape: {type(exc).__name__}: {exc}", 200))
 
     @staticmethod
     def _row(line: int, raw: dict[str, Any]) -> RequestRecord:

@@ -41,6 +41,7 @@ from llmaudit.ingest.gateway_common import decode_json_text, ms_between
 from llmaudit.ingest.interface import RawRecords, Reader, share_confidence
 from llmaudit.ingest.openai_common import chat_messages, tool_schemas
 from llmaudit.ingest.records import Message, Parsed, Rejection, RequestRecord, Skipped
+from llmaudit.redaction import excerpt
 
 REQUEST_TYPES = {"GENERATION": "chat", "EMBEDDING": "embeddings"}
 """Observation types that are model calls, and the endpoint each one is."""
@@ -292,7 +293,7 @@ class LangfuseReader(Reader):
             except BadValue as exc:
                 yield Rejection(line, str(exc))
             except (KeyError, TypeError, AttributeError, ValueError, OverflowError, RecursionError) as exc:
-                yield Rejection(line, f"unexpected Langfuse observation shape: {type(exc).__name__}: {exc}"[:200])
+                yield Rejection(line, excerpt(f"unexpected Langfuse observation shape: {type(exc).__name__}: {exc}", 200))
 
     @staticmethod
     def _generation(line: int, raw: dict[str, Any], endpoint: str) -> RequestRecord:
@@ -320,7 +321,7 @@ class LangfuseReader(Reader):
         record.provider = provider.lower() if provider else None
         if (to_str(raw.get("level")) or "").upper() == "ERROR":
             record.status = "error"
-            record.error_type = (to_str(field(raw, "status_message")) or "error")[:80]
+            record.error_type = excerpt(to_str(field(raw, "status_message")) or "error", 80)
         _parameters(record, field(raw, "parameters"))
         _timing(record, raw, record.ts)
         record.messages = prompt_messages(decode_json_text(raw.get("input"), "input", text_ok=True))

@@ -38,6 +38,7 @@ from llmaudit.ingest.gateway_common import apply_chat_output, decode_json_text, 
 from llmaudit.ingest.interface import RawRecords, Reader, share_confidence
 from llmaudit.ingest.openai_common import apply_chat_request, chat_messages
 from llmaudit.ingest.records import Message, Parsed, Rejection, RequestRecord
+from llmaudit.redaction import excerpt
 
 SPEND_LOG_KEYS = frozenset({"request_id", "spend", "call_type", "startTime"})
 PAYLOAD_KEYS = frozenset({"id", "response_cost", "call_type", "startTime"})
@@ -164,7 +165,7 @@ def _status(record: RequestRecord, status: Any, error_info: Any, error_str: Any)
     record.error_type = (
         to_str(get_path(error_info, "error_class"))
         or to_str(get_path(error_info, "error_code"))
-        or (to_str(error_str) or "error")[:80]
+        or excerpt(to_str(error_str) or "error", 80)
     )
 
 
@@ -249,7 +250,7 @@ def _parse_each(
         except BadValue as exc:
             yield Rejection(line, str(exc))
         except (KeyError, TypeError, AttributeError, ValueError, OverflowError, RecursionError) as exc:
-            yield Rejection(line, f"unexpected {what} shape: {type(exc).__name__}: {exc}"[:200])
+            yield Rejection(line, excerpt(f"unexpected {what} shape: {type(exc).__name__}: {exc}", 200))
 
 
 class LiteLLMSpendLogsReader(Reader):

@@ -20,6 +20,7 @@ from llmaudit.ingest.coerce import BadValue, first, to_bool, to_cost, to_float, 
 from llmaudit.ingest.container import Sample
 from llmaudit.ingest.interface import RawRecords, Reader, share_confidence
 from llmaudit.ingest.records import Parsed, Rejection, RequestRecord
+from llmaudit.redaction import excerpt
 
 REQUIRED_KEYS = frozenset({"generation_id", "tokens_prompt"})
 HINT_KEYS = frozenset({"model_permaslug", "cost_total", "tokens_completion"})
@@ -108,7 +109,7 @@ class OpenRouterReader(Reader):
             except BadValue as exc:
                 yield Rejection(line, str(exc))
             except (KeyError, TypeError, AttributeError, ValueError, OverflowError, RecursionError) as exc:
-                yield Rejection(line, f"unexpected OpenRouter row shape: {type(exc).__name__}: {exc}"[:200])
+                yield Rejection(line, excerpt(f"unexpected OpenRouter row shape: {type(exc).__name__}: {exc}", 200))
 
     @staticmethod
     def _row(line: int, raw: dict[str, Any]) -> RequestRecord:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from llmaudit.redaction import excerpt_expr
 from llmaudit.sums import exact_sum
 from llmaudit.tokens.calibration import Calibration, calibrate_model, default_calibration
 from llmaudit.tokens.counting import CountJob
@@ -228,12 +229,12 @@ def _repeated(rows: pl.DataFrame, attributed: pl.DataFrame, texts: pl.DataFrame)
         "request_id", text_hash=pl.col("context_hash"), tokens=pl.col("context_tokens") * pl.col("factor"),
         unit=pl.col("unit_input"))
     inline_excerpts = rows.filter(pl.col("context_hash").is_not_null()).select(
-        text_hash=pl.col("context_hash"), excerpt=pl.col("context_excerpt").str.slice(0, EXCERPT_CHARS))
+        text_hash=pl.col("context_hash"), excerpt=pl.col("context_excerpt").str.slice(0, EXCERPT_CHARS))  # redacted when counted
 
     def excerpts(top: pl.DataFrame) -> pl.DataFrame:
         """Excerpts of the top texts only (reading every text's opening would touch most of the texts)."""
         stored = top.join(texts.select("text_hash", "text"), on="text_hash", how="inner").select(
-            "text_hash", excerpt=pl.col("text").str.slice(0, EXCERPT_CHARS))
+            "text_hash", excerpt=excerpt_expr("text", EXCERPT_CHARS))
         inline = inline_excerpts.join(top, on="text_hash", how="semi")
         return pl.concat([stored, inline]).unique("text_hash", keep="first", maintain_order=True)
 

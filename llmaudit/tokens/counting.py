@@ -21,6 +21,7 @@ from typing import Any
 import polars as pl
 
 from llmaudit.cores import available as available_cores
+from llmaudit.redaction import excerpt
 from llmaudit.spill import strings_at
 from llmaudit.tokens.context_blocks import context_text
 from llmaudit.tokens.encodings import load_encoding
@@ -140,7 +141,7 @@ def _count_slice(task: tuple[int, int, tuple[int, int]]) -> pl.DataFrame:
         context = context_text(body, patterns) if digest in context_hashes else ""
         context_tokens.append(counter.count(context) if context else 0)
         context_hashes_out.append(text_hash(context) if context else None)
-        excerpts.append(context[:200] if context else None)
+        excerpts.append(excerpt(context, 200) if context else None)
     return pl.DataFrame({"text_hash": hashes, "encoding": [encoding] * len(hashes), "tokens": tokens,
                          "context_tokens": context_tokens, "context_hash": context_hashes_out,
                          "context_excerpt": excerpts}, schema=COUNT_SCHEMA)

@@ -18,7 +18,8 @@ import pytest
 from typer.testing import CliRunner
 
 from llmaudit.cli import app
-from llmaudit.redaction import SECRET_PATTERN
+from llmaudit.ingest.coerce import BadValue, to_int
+from llmaudit.redaction import SECRET_PATTERN, excerpt, inert_text, redact_text
 from llmaudit.table import redact_key
 from tests.nasty import corpus
 
@@ -43,6 +44,8 @@ SECRETS = {
     "bearer_letters_only": "bearer abcdefghijklmnopqrstuvwxyzSECRETletters",
     "key_after_a_word": "key_sk-proj-Qwe123rty456UIO789pas012DFG345hjk",
     "azure_api_key_header": "api-key: 5f0c2a9e7b1d4c3e8a6f9b2d1e0c7a4b",
+    "after_a_json_escape": r'{"result": "config:\nsk-Rty123uio456PAS789dfg012"}',
+    "glued_to_a_word": "tokensk-proj-Qwe123rty456UIO789pas012DFG345hjk",
 }
 MARKUP = {
     "script": "<script>alert(1)</script>",
@@ -220,6 +223,28 @@ def test_secret_pattern_covers_common_key_shapes(name: str) -> None:
 ])
 def test_secret_pattern_leaves_ordinary_text(text: str) -> None:
     assert not SECRET_PATTERN.search(text), text
+
+
+@pytest.mark.parametrize("glue", ["\n", "\t", "\r", "\x00", "\xa0", "\u200b", "\U0001f600"])
+def test_a_rejection_reason_never_shows_a_key_after_an_escape(glue: str) -> None:
+    """Reasons quote the bad value as repr() does: the escape it writes (\\n, \\u200b) ends in a letter or digit."""
+    for secret in (SECRETS["openai"], SECRETS["aws"], "sk-Rty123uio456PAS789dfg012"):
+        with pytest.raises(BadValue) as caught:
+            to_int(f"{glue}{secret}", "prompt_tokens")
+        assert secret[-8:] not in redact_text(str(caught.value)), caught.value
+        assert secret[-8:] not in inert_text(str(caught.value))
+
+
+@pytest.mark.parametrize("name", sorted(SECRETS))
+def test_an_excerpt_cut_inside_a_key_shows_none_of_it(name: str) -> None:
+    """An excerpt is redacted before it is cut: the cut never leaves part of a key that no longer looks like one."""
+    before, after = "Note: ", " and the rest of the prompt."
+    text, redacted = before + SECRETS[name] + after, redact_text(before + SECRETS[name] + after)
+    assert "[redacted]" in redacted and SECRETS[name][-6:] not in redacted
+    for cut in range(len(before) + 1, len(before) + len(SECRETS[name])):
+        assert excerpt(text, cut) == redacted[:cut], cut
+    for cut in range(len(after) + 1, len(after) + len(SECRETS[name])):
+        assert excerpt(text, cut, tail=True) == redacted[-cut:], cut
 
 
 def test_store_and_its_wal_are_private(tmp_path: Path) -> None:
