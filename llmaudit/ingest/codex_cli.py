@@ -170,13 +170,14 @@ class _Session:
         totals = canonical_json(total) if isinstance(total, dict) else "last:" + canonical_json(info.get("last_token_usage"))
         if totals == self.last_totals:
             return Skipped(line, f"repeated token_count event (same totals as line {self.last_totals_line})")
-        counts = usage_tokens(self._last_usage(info, total))
-        record = self._record(line, raw, counts)
+        # Seen, even if it is rejected: its repeat (Codex writes each event twice) is then a repeat, not a rejection.
         self.last_totals, self.last_totals_line = totals, line
-        self.last_total_usage = total if isinstance(total, dict) else None
-        self.history.extend(self.pending)
-        self.pending = []
-        return record
+        try:
+            return self._record(line, raw, usage_tokens(self._last_usage(info, total)))
+        finally:
+            self.last_total_usage = total if isinstance(total, dict) else None
+            self.history.extend(self.pending)
+            self.pending = []
 
     def _last_usage(self, info: dict[str, Any], total: Any) -> Any:
         """This call's usage: ``last_token_usage``, else the growth of the running totals."""

@@ -146,13 +146,34 @@ def test_no_model_before_a_call_is_rejected_and_early_counts_on_the_event() -> N
     event = {"type": "token_count", "input_tokens": 900, "cached_input_tokens": 0, "output_tokens": 12}
     lines = [
         (1, {"timestamp": "2025-08-01T00:00:00Z", "type": "event_msg", "payload": event}),
-        (2, {"timestamp": "2025-08-01T00:00:00Z", "type": "session_meta", "payload": {"id": "s1", "model": "codex-mini-latest"}}),
-        (3, {"timestamp": "2025-08-01T00:00:01Z", "type": "event_msg", "payload": event}),
+        (2, {"timestamp": "2025-08-01T00:00:00Z", "type": "event_msg", "payload": event}),
+        (3, {"timestamp": "2025-08-01T00:00:00Z", "type": "session_meta", "payload": {"id": "s1", "model": "codex-mini-latest"}}),
+        (4, {"timestamp": "2025-08-01T00:00:01Z", "type": "event_msg", "payload": {**event, "input_tokens": 950}}),
     ]
     out = list(CodexCliReader().parse(iter(lines)))
     assert out[0] == Rejection(1, "no model: no turn_context line before this token_count, cannot price")
-    assert isinstance(out[2], RequestRecord)
-    assert (out[2].model, out[2].input_tokens, out[2].output_tokens, out[2].request_id) == ("codex-mini-latest", 900, 12, "s1:3")
+    assert out[1] == Skipped(2, "repeated token_count event (same totals as line 1)")  # the rejected call, once
+    assert isinstance(out[3], RequestRecord)
+    assert (out[3].model, out[3].input_tokens, out[3].output_tokens, out[3].request_id) == ("codex-mini-latest", 950, 12, "s1:4")
+
+
+def test_a_rejected_call_written_twice_is_rejected_once() -> None:
+    """Codex writes each token_count twice: a call rejected for a bad field is one rejection and one repeat,
+    and the next call's usage is still the growth of the running totals from it."""
+    def count(timestamp: str, total: int, output: int) -> dict[str, Any]:
+        usage = {"input_tokens": total, "cached_input_tokens": 0, "output_tokens": output}
+        return {"timestamp": timestamp, "type": "event_msg", "payload": {"type": "token_count", "info": {"total_token_usage": usage}}}
+    lines = [
+        (1, {"timestamp": "2025-08-01T00:00:00Z", "type": "session_meta", "payload": {"id": "s1", "model": "gpt-5-codex"}}),
+        (2, count("2025-08-01T00:00:01Z", 1000, 10)),
+        (3, count("yesterday-ish", 3000, 30)),
+        (4, count("yesterday-ish", 3000, 30)),
+        (5, count("2025-08-01T00:00:03Z", 6000, 45)),
+    ]
+    out = list(CodexCliReader().parse(iter(lines)))
+    assert isinstance(out[1], RequestRecord) and isinstance(out[2], Rejection) and "timestamp" in out[2].reason
+    assert out[3] == Skipped(4, "repeated token_count event (same totals as line 3)")
+    assert isinstance(out[4], RequestRecord) and (out[4].input_tokens, out[4].output_tokens) == (3000, 15)
 
 
 def test_repeated_events_without_totals_are_skipped_by_their_own_usage() -> None:
