@@ -119,7 +119,8 @@ def _ingest(config: AuditConfig, store: Store, on_progress: Progress | None) -> 
     with tempfile.TemporaryDirectory(prefix="llmaudit-texts-", ignore_cleanup_errors=True) as spill_dir:
         builder = TableBuilder(config.feature_keys, config.user_keys, config.team_keys, spill_dir=spill_dir)
         waiting = store.waiting_halves() if config.db_path is not None else []
-        report = ingest_files(files, builder, forced_reader(config), on_progress, waiting)
+        joined = store.joined_halves() if config.db_path is not None else set()
+        report = ingest_files(files, builder, forced_reader(config), on_progress, waiting, joined)
         if not report.files and report.unrecognised_files:
             first = report.unrecognised_files[0]
             raise InputError(f"no log was read: none of the {len(report.unrecognised_files):,} input files is a log"

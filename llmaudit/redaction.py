@@ -8,8 +8,10 @@ Every output (terminal, JSON, Markdown, HTML, error lines) passes log text throu
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
-import polars as pl
+if TYPE_CHECKING:
+    import polars as pl
 
 SECRET_START = r"(?:(?<![A-Za-z0-9])|(?<=\\[abfnrtv0])|(?<=\\x[0-9a-fA-F]{2})|(?<=\\u[0-9a-fA-F]{4}))"
 """Where a key may start: not inside a word (risk-assessment-framework), but after an escape as JSON or repr()
@@ -56,6 +58,8 @@ def excerpt(text: str, chars: int, *, tail: bool = False) -> str:
 
 def excerpt_expr(column: str, chars: int) -> pl.Expr:
     """`excerpt` of a text column (its first `chars` characters, redacted before the cut), for the few rows shown."""
+    import polars as pl  # here: the command line loads this module before polars (ingest/forkserver.py)
+
     return pl.col(column).str.slice(0, chars + SECRET_REACH).map_elements(
         lambda text: excerpt(text, chars), return_dtype=pl.String, skip_nulls=True)
 

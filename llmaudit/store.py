@@ -42,6 +42,7 @@ CREATE TABLE IF NOT EXISTS files (
 );
 CREATE TABLE IF NOT EXISTS rejects (file VARCHAR, line BIGINT, reason VARCHAR);
 CREATE TABLE IF NOT EXISTS waiting_halves (source_format VARCHAR, source_file VARCHAR, record VARCHAR);
+CREATE TABLE IF NOT EXISTS joined_halves (identity VARCHAR PRIMARY KEY);
 """
 
 
@@ -154,14 +155,25 @@ class Store:
         rows = self.db.execute("SELECT source_format, source_file, record FROM waiting_halves ORDER BY rowid").fetchall()
         return [WaitingHalf(msgspec.json.decode(record, type=RequestRecord), fmt, file) for fmt, file, record in rows]
 
+    def joined_halves(self) -> set[str]:
+        """The identities of the request halves earlier runs joined into stored requests (`half_identity`)."""
+        return {row[0] for row in self.db.execute("SELECT identity FROM joined_halves").fetchall()}
+
     def write_halves(self, report: IngestReport) -> None:
-        """Keep the halves still alone after this run; an earlier run's half completed now is no longer a
-        rejection of its file (its input line became part of a request)."""
+        """Keep the halves still alone after this run, and the identities of those joined (read again, they
+        are duplicates); an earlier run's half completed now is no longer a rejection of its file (its input
+        line became part of a request)."""
         rows = [(h.source_format, h.source_file, msgspec.json.encode(h.record).decode()) for h in report.unjoined]
         with self._transaction() as db:
             db.execute("DELETE FROM waiting_halves")
             if rows:
                 db.executemany("INSERT INTO waiting_halves VALUES (?, ?, ?)", rows)
+            if report.joined_now:
+                db.register("incoming_joined", pl.DataFrame({"identity": report.joined_now}))
+                try:
+                    db.execute("INSERT OR IGNORE INTO joined_halves SELECT DISTINCT identity FROM incoming_joined")
+                finally:
+                    db.unregister("incoming_joined")
             for half in report.joined_earlier:
                 if half.record.is_partial:  # its run rejected it for want of an output line
                     db.execute("UPDATE files SET rejected = rejected - 1 WHERE file = ? AND rejected > 0",

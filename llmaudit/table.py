@@ -95,18 +95,19 @@ def text_hash(text: str) -> str:
     return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
 
-def dedup_key(logged_id: str | None, content_id: str) -> str:
+def dedup_key(logged_id: str | None, content_id: str, local: bool = False) -> str:
     """The key two copies of one request share: its logged id, or its content when the id proves nothing.
 
     Providers' and proxies' ids (``chatcmpl-…``, ``msg_…``, UUIDs) are unique everywhere, so two records
     with one are one request even when a later export completed its usage. A row number or a short
     custom id (``42``, ``req-1``) is unique only within the table or batch that made it: two apps'
     exports both number their rows from 1. Such an id marks a copy only together with the same
-    content (`TableBuilder.synthesise_id`), so a file read twice is still one request each.
+    content (`TableBuilder.synthesise_id`), so a file read twice is still one request each; so does an id
+    its reader marks as ``local`` (`RequestRecord.id_is_local`), whatever its length.
     """
     if logged_id is None:
         return content_id
-    if len(logged_id) < UNIQUE_ID_MIN_CHARS or logged_id.isdigit():
+    if local or len(logged_id) < UNIQUE_ID_MIN_CHARS or logged_id.isdigit():
         return f"{logged_id}{CONTENT_SUFFIX}{content_id}"
     return logged_id
 
@@ -254,7 +255,7 @@ class TableBuilder:
         self._derive(record)
         digests = [self.digest(message.text) for message in record.messages]
         content_id = self.synthesise_id(record, source_format, digests)
-        request_id = dedup_key(record.request_id, content_id)
+        request_id = dedup_key(record.request_id, content_id, record.id_is_local)
         score = self.copy_score(record, content_id)
         kept = self.best_copy.get(request_id)
         if kept is not None and kept[0] >= score:

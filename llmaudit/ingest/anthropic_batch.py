@@ -66,8 +66,9 @@ def result_record(line: int, raw: dict[str, Any]) -> RequestRecord:
         apply_message(record, message)
         record.is_batch = True
         return record
-    # Failed results have no message id; custom_id plus line keeps two of them from merging as duplicates.
-    record.request_id = f"anthropic_batch:{custom_id}:{kind}:{line}"
+    # Failed results have no message id. Custom id and line tell two of one batch apart; batches reuse custom
+    # ids, so the id is local: another batch's failure on the same line is a copy only with the same prompt.
+    record.request_id, record.id_is_local = f"anthropic_batch:{custom_id}:{kind}:{line}", True
     apply_error(record, result.get("error"), fallback=kind)
     if kind != "errored":
         record.error_type = kind

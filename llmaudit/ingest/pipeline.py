@@ -9,10 +9,13 @@ apart as ``skipped``.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
+
+import msgspec
 
 from llmaudit.errors import InputError
 from llmaudit.ingest.container import iter_records
@@ -66,6 +69,9 @@ class IngestReport:
     """Request halves still without their other half at the end (a store keeps them for a later run)."""
     joined_earlier: list[WaitingHalf] = field(default_factory=list)
     """Halves kept from an earlier run that met their other half in this one."""
+    joined_now: list[str] = field(default_factory=list)
+    """The identities (`half_identity`) of the halves joined in this run: a store keeps them, so that a file
+    read again later is known to be in requests already."""
 
     def reject(self, file: str, line: int, reason: str) -> None:
         """Count a rejection; keep the first MAX_LISTED_REJECTS for the report."""
@@ -92,6 +98,22 @@ class WaitingHalf:
     source_file: str
     earlier: bool = False
     """Read in an earlier run (kept by the store): counted there, so not counted again here."""
+    identity: str = ""
+    """`half_identity` of the record."""
+
+
+def half_identity(record: RequestRecord) -> str:
+    """What makes two halves one line read twice: an input's prompt and parameters; an output's id, or, when it
+    has none unique beyond its file, its id, usage and output."""
+    parts: tuple[Any, ...]
+    if record.is_partial:
+        parts = (record.join_key, "input", record.model, record.messages, record.tools, record.max_tokens)
+    elif record.request_id is not None and not record.id_is_local:
+        parts = (record.join_key, "output", record.request_id)
+    else:
+        parts = (record.join_key, "output", record.request_id, record.model, record.input_tokens,
+                 record.output_tokens, record.output_text, record.error_type)
+    return hashlib.blake2b(msgspec.json.encode(parts), digest_size=16).hexdigest()
 
 
 def _merge_halves(partial: RequestRecord, full: RequestRecord) -> RequestRecord:
@@ -106,18 +128,6 @@ def _merge_halves(partial: RequestRecord, full: RequestRecord) -> RequestRecord:
     if full.model is None:
         full.model = partial.model
     return full
-
-
-def _same_half(kept: RequestRecord, new: RequestRecord) -> bool:
-    """Two halves that are one line read twice: the same prompt (input halves), or the same id, else usage
-    and output (output halves)."""
-    if kept.is_partial:
-        return (kept.model, kept.messages, kept.tools, kept.max_tokens) == (new.model, new.messages, new.tools,
-                                                                             new.max_tokens)
-    if kept.request_id is not None and new.request_id is not None:
-        return kept.request_id == new.request_id
-    return (kept.model, kept.input_tokens, kept.output_tokens, kept.output_text, kept.error_type) == (
-        new.model, new.input_tokens, new.output_tokens, new.output_text, new.error_type)
 
 
 PAIRING_MAX_CANDIDATES = 10_000
@@ -174,14 +184,18 @@ class Ingestor:
     """Halves waiting for their other half, by join key: several when batches reuse custom ids."""
     halves: int = 0
     """Request halves seen (records with a ``join_key``): joining them depends on reading order."""
+    joined_before: set[str] = field(default_factory=set)
+    """Identities of the halves earlier runs joined into requests (a store keeps them)."""
 
-    def resume(self, halves: list[WaitingHalf]) -> None:
-        """Halves an earlier run left waiting: the halves read now may complete them."""
+    def resume(self, halves: list[WaitingHalf], joined: set[str] | None = None) -> None:
+        """Halves an earlier run left waiting (the halves read now may complete them), and the identities of
+        those earlier runs joined (read again now, they are duplicates of stored requests)."""
         for half in halves:
             key = half.record.join_key
             assert key is not None
             (self._partials if half.record.is_partial else self._fulls).setdefault(key, []).append(WaitingHalf(
-                half.record, half.source_format, half.source_file, earlier=True))
+                half.record, half.source_format, half.source_file, earlier=True, identity=half_identity(half.record)))
+        self.joined_before |= joined or set()
 
     def read_file(self, source: SourceFile) -> None:
         """Detect the file's format and ingest every record of it."""
@@ -251,12 +265,14 @@ class Ingestor:
             return
         self._add(item, fmt, file, counts)
 
-    def _add(self, record: RequestRecord, fmt: str, file: str, counts: Counter[str]) -> None:
+    def _add(self, record: RequestRecord, fmt: str, file: str, counts: Counter[str]) -> bool:
+        """Add a request to the table; False when it is a duplicate."""
         if self.builder.add(record, fmt, file):
             self.report.requests += 1
             counts["requests"] += 1
-        else:
-            self.report.duplicates += 1
+            return True
+        self.report.duplicates += 1
+        return False
 
     def _join(self, record: RequestRecord, fmt: str, file: str, counts: Counter[str]) -> None:
         """Keep a request half until every file is read (`finish` joins them): custom ids are unique only within
@@ -265,14 +281,12 @@ class Ingestor:
         assert key is not None
         self.halves += 1
         queue = (self._partials if record.is_partial else self._fulls).setdefault(key, [])
-        if any(not kept.earlier and _same_half(kept.record, record) for kept in queue):
-            # The same half twice (a file given twice, overlapping downloads): a duplicate.
-            self.report.duplicates += 1
-            return
+        identity = half_identity(record)
         # Read again now, a half kept from an earlier run is counted by this run (and reported if it stays
-        # alone). A different half under the same key is another request: batches reuse custom ids.
-        queue[:] = [kept for kept in queue if not _same_half(kept.record, record)]
-        queue.append(WaitingHalf(record, fmt, file))
+        # alone). The same half twice in this run waits twice: two batches may send the same prompt under
+        # the same custom id, and which copies are duplicates is known once they are paired (`finish`).
+        queue[:] = [kept for kept in queue if not (kept.earlier and kept.identity == identity)]
+        queue.append(WaitingHalf(record, fmt, file, identity=identity))
 
     def _join_waiting(self, late: dict[str, Counter[str]]) -> None:
         """Join each output half to its input half; the pairs are requests of the output's file."""
@@ -281,23 +295,34 @@ class Ingestor:
             if not fulls:
                 continue
             for partial, full in _pairs(partials, fulls):
+                self.report.joined_now += [partial.identity, full.identity]
+                added = self._add(_merge_halves(partial.record, full.record), full.source_format, full.source_file,
+                                  late.setdefault(full.source_file, Counter()))
                 if partial.earlier or full.earlier:
                     # Its other half was read (and counted) in an earlier run: this one completes the request.
                     self.report.joined_earlier.append(partial if partial.earlier else full)
                 else:
-                    # The second half of a pair is merged into the request: counted as a duplicate record.
+                    # The second half of a pair is merged into the request: counted as a duplicate record (and as
+                    # a merged half, unless the pair is a copy of another: both files read twice).
                     self.report.duplicates += 1
-                    self.report.merged_halves += 1
-                self._add(_merge_halves(partial.record, full.record), full.source_format, full.source_file,
-                          late.setdefault(full.source_file, Counter()))
+                    self.report.merged_halves += added
 
     def finish(self) -> IngestReport:
-        """Join the request halves; flush those still alone: outputs alone are requests, inputs alone are
-        rejected (each counted in its file's summary too, so the files add up to the run)."""
+        """Join the request halves; flush those still alone: a copy of a half joined now or in an earlier
+        run, or of another half alone, is a duplicate; outputs alone are requests, inputs alone are rejected
+        (each counted in its file's summary too, so the files add up to the run)."""
         late: dict[str, Counter[str]] = {}
         self._join_waiting(late)
-        fulls = [half for queue in self._fulls.values() for half in queue]
-        partials = [half for queue in self._partials.values() for half in queue]
+        seen = self.joined_before | set(self.report.joined_now)
+        alone: list[WaitingHalf] = []
+        for half in (half for queues in (self._fulls, self._partials) for queue in queues.values() for half in queue):
+            if not half.earlier and half.identity in seen:
+                self.report.duplicates += 1  # the same line read twice (a file given twice, overlapping downloads)
+                continue
+            seen.add(half.identity)
+            alone.append(half)
+        fulls = [half for half in alone if not half.record.is_partial]
+        partials = [half for half in alone if half.record.is_partial]
         self.report.unjoined = [*fulls, *partials]
         for pending in fulls:
             if pending.earlier:
@@ -325,11 +350,12 @@ class Ingestor:
 
 def ingest_files(
     files: list[SourceFile], builder: TableBuilder, forced_reader: Reader | None = None,
-    on_progress: Observer | None = None, waiting: list[WaitingHalf] | None = None,
+    on_progress: Observer | None = None, waiting: list[WaitingHalf] | None = None, joined: set[str] | None = None,
 ) -> IngestReport:
     """Ingest every file into the builder; InputError for a file whose format cannot be detected.
 
-    ``waiting``: request halves an earlier run left alone (see `WaitingHalf.earlier`).
+    ``waiting``: request halves an earlier run left alone (see `WaitingHalf.earlier`); ``joined``: the
+    identities of the halves earlier runs joined (`IngestReport.joined_now`).
     """
     if not files:
         raise InputError("no input files")
@@ -337,7 +363,7 @@ def ingest_files(
 
     def ingestor_now() -> Ingestor:
         made = Ingestor(builder, forced_reader, on_progress)
-        made.resume(waiting or [])
+        made.resume(waiting or [], joined)
         return made
 
     if parallel.worth_parallel(files):

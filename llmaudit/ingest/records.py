@@ -31,6 +31,8 @@ class RequestRecord:
     """1-based line of the source file where the record starts (JSONL, CSV, JSON document)."""
     request_id: str | None = None
     """Provider or proxy id; when None, one is synthesised from the record's content."""
+    id_is_local: bool = False
+    """The id is unique only within its own file (a batch's custom id and line): a copy needs the same content too."""
     ts: datetime | None = None
     """Request start, timezone-aware UTC."""
     provider: str | None = None

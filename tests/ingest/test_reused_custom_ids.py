@@ -83,3 +83,57 @@ def test_a_file_given_twice_is_still_a_duplicate(batch_files: dict[str, Path]) -
     assert report.balanced
     assert (report.records_read, report.requests, report.merged_halves, report.duplicates, report.rejected) == (
         8, 2, 2, 6, 0)
+
+
+@pytest.mark.parametrize("order", list(itertools.permutations(["input_1", "input_2", "output_1", "output_2"])))
+def test_two_runs_of_one_input_file_are_two_batches(tmp_path: Path, order: tuple[str, ...]) -> None:
+    """A nightly job submits byte-identical input files on two nights: two batches, each output with its prompt."""
+    prompt, tokens = BATCHES["short"]
+    files = {}
+    for night in ("1", "2"):
+        files[f"input_{night}"] = tmp_path / f"input_{night}.jsonl"
+        files[f"input_{night}"].write_text("".join(_input_line(i, prompt) + "\n" for i in ("request-1", "request-2")))
+        files[f"output_{night}"] = tmp_path / f"output_{night}.jsonl"
+        files[f"output_{night}"].write_text("".join(_output_line(f"night{night}", i, tokens) + "\n"
+                                                    for i in ("request-1", "request-2")))
+    ingestor = _read([files[name] for name in order])
+    report = ingestor.report
+    assert report.balanced
+    assert (report.records_read, report.requests, report.merged_halves, report.duplicates, report.rejected) == (
+        8, 4, 4, 4, 0)
+    messages = ingestor.builder.messages_frame()
+    assert messages["request_id"].n_unique() == 4  # every output has its prompt
+
+
+def _anthropic_lines(batch: str, prompts: tuple[str, str]) -> tuple[str, str]:
+    """An Anthropic batch of two requests: the first succeeds, the second fails as overloaded."""
+    inputs = "".join(json.dumps({"custom_id": f"request-{n}", "params": {
+        "model": "claude-haiku-4-5", "max_tokens": 100, "messages": [{"role": "user", "content": prompt}]}}) + "\n"
+        for n, prompt in enumerate(prompts, start=1))
+    message = {"id": f"msg_01{batch}AbCdEfGhIjKlMnOpQrSt", "type": "message", "role": "assistant",
+               "model": "claude-haiku-4-5-20251001", "content": [{"type": "text", "text": "Blue."}],
+               "stop_reason": "end_turn", "usage": {"input_tokens": 12, "output_tokens": 3}}
+    error = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
+    results = (json.dumps({"custom_id": "request-1", "result": {"type": "succeeded", "message": message}}) + "\n"
+               + json.dumps({"custom_id": "request-2", "result": {"type": "errored", "error": error}}) + "\n")
+    return inputs, results
+
+
+@pytest.mark.parametrize("order", list(itertools.permutations(["input_a", "input_b", "results_a", "results_b"])))
+def test_two_anthropic_batches_failing_alike_are_two_failures(tmp_path: Path, order: tuple[str, ...]) -> None:
+    """Errored results carry no message id: the same custom id failing the same way in two batches is two
+    failed requests, each with its own prompt, not one request and an input left without its result."""
+    files = {}
+    for batch, prompts in (("a", ("Name a colour.", "Name a fruit.")), ("b", ("Name a city.", "Name a river."))):
+        inputs, results = _anthropic_lines(batch, prompts)
+        files[f"input_{batch}"] = tmp_path / f"input_{batch}.jsonl"
+        files[f"input_{batch}"].write_text(inputs)
+        files[f"results_{batch}"] = tmp_path / f"results_{batch}.jsonl"
+        files[f"results_{batch}"].write_text(results)
+    ingestor = _read([files[name] for name in order])
+    report = ingestor.report
+    assert report.balanced and (report.requests, report.rejected, report.duplicates) == (4, 0, 4)
+    requests = ingestor.builder.requests_frame()
+    assert requests.filter(requests["status"] != "ok").height == 2
+    again = _read([files[name] for name in order] * 2).report
+    assert again.balanced and (again.requests, again.rejected, again.duplicates) == (4, 0, 12)

@@ -172,3 +172,22 @@ def test_batch_halves_read_in_separate_runs_are_joined_in_the_store(order: tuple
     assert stored.audit["attribution"]["system"]["tokens"] > 0 and stored.audit["summary"]["requests"] == 210
     ingest = stored.audit["ingest"]
     assert (ingest["requests"], ingest["rejected"], ingest["rejects"]) == (210, 0, [])
+
+
+@pytest.mark.parametrize("again", ["input", "output"])
+def test_a_batch_file_read_again_after_its_requests_were_joined_is_a_duplicate(again: str, tmp_path: Path) -> None:
+    """Input and output joined in one run; a later run reads one of them again into the store: its lines are
+    copies of stored requests, neither rejected (an input without output) nor priced again without a prompt."""
+    store = str(tmp_path / "store.duckdb")
+    both = [str(SAMPLE_LOGS / f"nightly_batch_{part}.jsonl") for part in ("input", "output")]
+    first = invoke_cli(both, tmp_path / "first.json", db=store)
+    assert first.exit_code == 0 and first.audit is not None, first.output
+    rerun = invoke_cli([str(SAMPLE_LOGS / f"nightly_batch_{again}.jsonl")], tmp_path / "rerun.json", db=store)
+    assert rerun.exit_code == 0 and rerun.audit is not None, rerun.output
+    ingest = rerun.audit["ingest"]
+    assert (ingest["records_read"], ingest["requests"], ingest["duplicates"], ingest["rejected"]) == (210, 0, 210, 0)
+    stored = invoke_cli([], tmp_path / "stored.json", db=store)
+    assert stored.audit is not None
+    assert (stored.audit["ingest"]["requests"], stored.audit["ingest"]["rejected"]) == (210, 0)
+    assert stored.audit["summary"] == first.audit["summary"]
+    assert stored.audit["attribution"] == first.audit["attribution"]
