@@ -6,6 +6,7 @@ Exit codes: 0 success, 1 --strict with rejections, 2 usage or input error, 3 int
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from datetime import date
 from pathlib import Path
@@ -163,8 +164,15 @@ def _guarded(run: object, err: Console) -> int:
         return INTERNAL_ERROR
 
 
+def _terminated(signum: int, frame: object) -> None:
+    """SIGTERM (a CI job cancelled, `kill`) exits as an exception would: the spooled stdin and the spilled
+    texts, which hold prompts, are removed on the way out."""
+    raise SystemExit(128 + signum)
+
+
 def main() -> None:
     """Console-script entry point."""
+    signal.signal(signal.SIGTERM, _terminated)
     sys.exit(app(standalone_mode=True))
 
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import signal
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import duckdb
@@ -173,3 +175,21 @@ def test_the_analysis_does_not_load_scikit_learn() -> None:
              "print(*[lever.name for lever in result.levers if lever.skipped_reason is None], 'sklearn' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["exact_cache", "semantic_cache", "prompt_caching", "False"]
+
+
+def test_a_terminated_run_leaves_no_copy_of_stdin(tmp_path: Path) -> None:
+    """Killed (SIGTERM) while it reads stdin, the command removes its private copy of it: it holds prompts."""
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    process = subprocess.Popen([sys.executable, "-m", "llmaudit", "analyze", "-", "--db", ":memory:", "-q"],
+                               stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    assert process.stdin is not None
+    process.stdin.write(b'{"partial": "line"}\n')
+    process.stdin.flush()
+    deadline = time.monotonic() + 30
+    while not list(tmp_path.glob("llmaudit-stdin-*")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert list(tmp_path.glob("llmaudit-stdin-*")), "stdin was never spooled"
+    process.terminate()
+    assert process.wait(timeout=30) == 128 + signal.SIGTERM
+    process.stdin.close()
+    assert list(tmp_path.glob("llmaudit-*")) == []
