@@ -12,6 +12,9 @@ from llmaudit.result import AuditResult
 MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]()|~!#])")
 HTML_SPECIAL = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 MAX_ROWS = 8
+AUTOLINKED = re.compile(r"(?<=@)(?=\w)|(?<=:)(?=//)|(?<=www)(?=\.)", re.IGNORECASE)
+"""Where GitHub would start a mention (@name), an e-mail link or a link (https://, www.)."""
+ZERO_WIDTH = "&#8203;"
 
 
 def md_escape(text: str) -> str:
@@ -21,7 +24,10 @@ def md_escape(text: str) -> str:
     # HTML as entities, not backslashes: every Markdown renderer shows them as text, and the
     # file itself then holds no tag at all.
     text = "".join(HTML_SPECIAL.get(char, char) for char in text)
-    return MARKDOWN_SPECIAL.sub(r"\\\1", text)
+    text = MARKDOWN_SPECIAL.sub(r"\\\1", text)
+    # A pull-request comment turns @names into notifications and bare addresses into links: a zero-width
+    # space (as an entity, so the file shows where it is) keeps each one plain text.
+    return AUTOLINKED.sub(ZERO_WIDTH, text)
 
 
 def render_markdown(result: AuditResult) -> str:

@@ -52,6 +52,7 @@ MARKUP = {
     "code_break": "</code><img src=x onerror=alert(2)>",
     "md_link": "[click me](https://evil.example/steal)",
     "md_image": "![x](https://evil.example/pixel.png)",
+    "autolinks": " @octocat cc @acme/security-team see www.evil.example or mail bob@evil.example ",
     "terminal_escape": "\x1b[2J\x1b[8mhidden\x1b]8;;https://evil.example\x1b\\click\x1b]8;;\x1b\\\u202e",
 }
 RICH_MARKUP = "[bold red]pwned[/]"
@@ -77,7 +78,7 @@ def _chat_records() -> list[dict[str, Any]]:
         if number >= 3:
             # An unknown model: listed by name in every output.
             record["request"]["model"] = record["response"]["model"] = (
-                f"acme{MARKUP['md_image']}{MARKUP['script']}{SECRETS['github_pat']}{MARKUP['terminal_escape']}"
+                f"acme{MARKUP['autolinks']}{MARKUP['md_image']}{MARKUP['script']}{SECRETS['github_pat']}{MARKUP['terminal_escape']}"
             )
         records.append(record)
     failed = seed.copy_of(5)
@@ -157,6 +158,10 @@ def test_log_markup_is_escaped_in_markdown(hostile_run: dict[str, Any]) -> None:
     for name in ("script", "code_break", "md_link", "md_image"):
         assert MARKUP[name] not in markdown, name
     assert "](https://evil.example" not in markdown
+    # No notification, no link in a pull-request comment: GitHub links bare addresses and @names too.
+    for live in ("@octocat", "@acme", "https://evil", "www.evil", "@evil.example"):
+        assert live not in markdown, live
+    assert "octocat" in markdown, "the log text is shown, made inert"
     assert "<img" not in markdown and "<script" not in markdown
 
 

@@ -10,8 +10,14 @@ from llmaudit.result import BreakdownRow, IngestSummary
 def test_markup_and_html_are_inert() -> None:
     escaped = md_escape("<img src=x onerror=alert(1)> [click](http://evil) **bold** | pipe")
     assert "<" not in escaped.replace("\\<", "")
-    assert "\\[click\\]\\(http://evil\\)" in escaped.replace("\\:", ":")
+    assert "\\[click\\]\\(http:&#8203;//evil\\)" in escaped
     assert "\\|" in escaped
+
+
+def test_mentions_and_bare_addresses_stay_plain_text() -> None:
+    escaped = md_escape("ask @octocat or mail ops@acme.example, see https://evil.example and WWW.evil.example")
+    assert escaped == ("ask @&#8203;octocat or mail ops@&#8203;acme.example, see https:&#8203;//evil.example and "
+                       "WWW&#8203;.evil.example")
 
 
 def test_secrets_are_masked() -> None:
