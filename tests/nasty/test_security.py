@@ -15,6 +15,8 @@ from typing import Any
 
 import duckdb
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from llmaudit.cli import app
@@ -250,6 +252,20 @@ def test_an_excerpt_cut_inside_a_key_shows_none_of_it(name: str) -> None:
         assert excerpt(text, cut) == redacted[:cut], cut
     for cut in range(len(after) + 1, len(after) + len(SECRETS[name])):
         assert excerpt(text, cut, tail=True) == redacted[-cut:], cut
+
+
+PIECES = ["sk-", "SK-", "proj-", "ant-", "k_live_", "rk_test_", "AKIA", "ASIA", "AIza", "ghp_", "github_pat_", "xoxb-",
+          "hf_", "eyJ", ".", "Bearer ", "bEaReR\t", "Authorization", "x-api-key", "API-KEY", ": ", "=", '"', "'",
+          "-----BEGIN RSA PRIVATE KEY-----", "-----END PRIVATE KEY-----", "\\n", "\\u200b", "\n", " ", "key_"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.one_of(st.sampled_from(PIECES), st.text(alphabet="abcXYZ019_-+/=", min_size=1, max_size=30)),
+                max_size=12))
+def test_the_quick_look_for_a_key_never_skips_one(parts: list[str]) -> None:
+    """`redact_text` runs the pattern only on text holding a telltale piece: it must redact what the pattern does."""
+    text = "".join(parts)
+    assert redact_text(text) == SECRET_PATTERN.sub("[redacted]", text)
 
 
 def test_store_and_its_wal_are_private(tmp_path: Path) -> None:
