@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import operator
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -121,11 +122,19 @@ def shown_id(key: str) -> str:
     return logged if separator and content.startswith("syn-") else key
 
 
+KEY_IDENTIFIER = re.compile(r"[0-9a-f]{64}|arn:\S+|key_[A-Za-z0-9]{8,32}")
+"""What an api_key field holds that is not the key: a SHA-256 of it (LiteLLM's hashed token), an IAM principal's
+ARN (Bedrock), an OpenAI key id."""
+KEY_LIKE = re.compile(r"(?:(?i:basic|bearer|token)\s+)?[A-Za-z0-9_\-+/=.:~]{20,}")
+"""One long run of key characters, perhaps after an auth scheme: a raw key of a shape no pattern knows."""
+
+
 def redact_key(value: str | None) -> str | None:
-    """Keep key identifiers, never secrets: a raw API key becomes a short hash of itself."""
-    if value is None:
-        return None
-    if SECRET_PATTERN.search(value):
+    """Keep key identifiers (names, hashes, ids), never secrets: a raw API key, or anything shaped like one,
+    becomes a short hash of itself."""
+    if value is None or KEY_IDENTIFIER.fullmatch(value):
+        return value
+    if SECRET_PATTERN.search(value) or KEY_LIKE.fullmatch(value.strip()):
         return "key-" + text_hash(value)[:12]
     return value
 

@@ -332,7 +332,7 @@ def _describe(fix: PromptFix, saved: float, context: AnalysisContext) -> dict[st
     if isinstance(fix, SpanTemplate):
         breakpoint_note = " and put the cache breakpoint before it" if fix.family == "anthropic" else ""
         return {**base, "kind": "system_prompt_span", "requests": fix.requests, "variants": len(fix.member_hashes),
-                "template": fix.template(), "span_kind": fix.span_kind, "varying_span_examples": list(fix.span_examples),
+                "template": fix.template(), "span_kind": fix.span_kind, "varying_span_examples": fix.shown_examples(),
                 "static_tokens": round(fix.static_tokens),
                 "fix": f"move the varying {fix.span_kind} out of the system prompt, after all static content (e.g. at"
                        f" the end of the latest user message){breakpoint_note}: -${monthly:,.2f}/month",

@@ -18,7 +18,7 @@ import numpy as np
 import polars as pl
 
 from llmaudit.analyses.cache_replay import TEMPLATE_KEY_BIT, template_key
-from llmaudit.redaction import excerpt
+from llmaudit.redaction import redact_parts
 from llmaudit.spill import strings_at
 from llmaudit.sums import exact_sum
 from llmaudit.tokens.counting import count_tokens
@@ -107,10 +107,15 @@ class SpanTemplate:
         return self._split(parts, template_key(f"tpl:static:{self.cluster_id}"), self.static_tokens, "system_span", tail_last=True)
 
     def template(self) -> str:
-        """An excerpt of the template with the varying span marked «…»."""
-        before = ("…" if len(self.prefix) > EXCERPT_CHARS else "") + excerpt(self.prefix, EXCERPT_CHARS, tail=True)
-        after = excerpt(self.suffix, EXCERPT_CHARS) + ("…" if len(self.suffix) > EXCERPT_CHARS else "")
-        return f"{before}«{self.span_examples[0] if self.span_examples else ''}»{after}"
+        """An excerpt of the template with the varying span marked «…», redacted as the whole prompt is."""
+        prefix, span, suffix = redact_parts(self.prefix, self.span_examples[0] if self.span_examples else "", self.suffix)
+        before = ("…" if len(prefix) > EXCERPT_CHARS else "") + prefix[-EXCERPT_CHARS:]
+        after = suffix[:EXCERPT_CHARS] + ("…" if len(suffix) > EXCERPT_CHARS else "")
+        return f"{before}«{span}»{after}"
+
+    def shown_examples(self) -> list[str]:
+        """The varying spans, each redacted as its whole prompt is (a token whose "Bearer" is static text)."""
+        return [redact_parts(self.prefix, span, self.suffix)[1] for span in self.span_examples]
 
 
 def _common_prefix(a: str, b: str) -> int:

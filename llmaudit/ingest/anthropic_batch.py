@@ -16,6 +16,7 @@ from llmaudit.ingest.coerce import SHAPE_ERRORS, BadValue, to_str, to_ts
 from llmaudit.ingest.container import Sample
 from llmaudit.ingest.interface import RawRecords, Reader, share_confidence
 from llmaudit.ingest.records import Parsed, Rejection, RequestRecord
+from llmaudit.redaction import excerpt
 
 RESULT_TYPES = frozenset({"succeeded", "errored", "canceled", "expired"})
 
@@ -54,7 +55,7 @@ def result_record(line: int, raw: dict[str, Any]) -> RequestRecord:
     result = raw["result"]
     kind = to_str(result.get("type")) or ""
     if kind not in RESULT_TYPES:
-        raise BadValue(f"unknown result type {kind!r} (expected one of {', '.join(sorted(RESULT_TYPES))})")
+        raise BadValue(f"unknown result type {excerpt(kind, 40)!r} (expected one of {', '.join(sorted(RESULT_TYPES))})")
     record = RequestRecord(
         source_line=line, provider=PROVIDER, endpoint="messages", is_batch=True, stream=False,
         join_key=f"anthropic_batch:{custom_id}", ts=to_ts(raw.get("timestamp"), "timestamp"),

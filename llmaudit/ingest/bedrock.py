@@ -31,6 +31,7 @@ from llmaudit.ingest.coerce import (
 from llmaudit.ingest.container import Sample
 from llmaudit.ingest.interface import RawRecords, Reader, share_confidence
 from llmaudit.ingest.records import Message, Parsed, Rejection, RequestRecord
+from llmaudit.redaction import excerpt
 
 SCHEMA_TYPE = "ModelInvocationLog"
 WRAPPER_KEYS = ("@message", "message")
@@ -304,7 +305,7 @@ def _not_an_invocation(raw: dict[str, Any]) -> str:
             return f"{key} is nested too deeply: cannot read the invocation log"
         except ValueError:
             return f"{key} is not valid JSON text (cut short or corrupt): cannot read the invocation log"
-    return f"not a Bedrock invocation log (schemaType {raw.get('schemaType')!r})"
+    return f"not a Bedrock invocation log (schemaType {excerpt(str(raw.get('schemaType')), 40)!r})"
 
 
 class BedrockReader(Reader):

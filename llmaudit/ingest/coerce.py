@@ -97,7 +97,7 @@ def to_float(value: Any, field: str) -> float | None:
         except ValueError:
             raise BadValue(f"{field} is not a number: {excerpt(value, 40)!r}") from None
     if not isinstance(value, int | float) or not math.isfinite(value):
-        raise BadValue(f"{field} is not a finite number: {value!r}")
+        raise BadValue(f"{field} is not a finite number: {excerpt(repr(value), 60)}")
     return float(value)
 
 

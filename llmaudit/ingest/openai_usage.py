@@ -30,6 +30,7 @@ from llmaudit.ingest.coerce import (
 from llmaudit.ingest.container import Sample
 from llmaudit.ingest.interface import RawRecords, Reader
 from llmaudit.ingest.records import Parsed, Rejection, RequestRecord, Skipped
+from llmaudit.redaction import excerpt
 
 USAGE_RESULT_PREFIX = "organization.usage."
 COSTS_RESULT = "organization.costs.result"
@@ -136,7 +137,7 @@ def aggregate_count(value: Any, field: str, ceiling: int = MAX_BUCKET_TOKENS) ->
     if number is None:
         return None
     if number != int(number):
-        raise BadValue(f"{field} is not a whole number: {value!r}")
+        raise BadValue(f"{field} is not a whole number: {excerpt(repr(value), 60)}")
     if number < 0:
         raise BadValue(f"{field} is negative: {int(number)}")
     if number > ceiling:
@@ -212,7 +213,7 @@ def cost_record(line: int, fields: dict[str, Any], start_time: Any, end_time: An
         raise BadValue("missing amount_value: no cost to report")
     currency = to_str(first(get_path(amount, "currency"), fields.get("amount_currency"))) or "usd"
     if currency.lower() != "usd":
-        raise BadValue(f"amount_currency is {currency!r}: only USD costs can be compared; export costs in USD")
+        raise BadValue(f"amount_currency is {excerpt(str(currency), 40)!r}: only USD costs can be compared; export costs in USD")
     ts = _bucket_start(start_time)
     line_item = to_str(fields.get("line_item"))
     project = to_str(fields.get("project_id"))

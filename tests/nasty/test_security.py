@@ -19,9 +19,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
+from llmaudit.analyses.volatile_prefix import SpanTemplate
 from llmaudit.cli import app
+from llmaudit.ingest.anthropic_batch import result_record
 from llmaudit.ingest.coerce import BadValue, to_int
-from llmaudit.redaction import SECRET_PATTERN, excerpt, inert_text, redact_text
+from llmaudit.redaction import SECRET_MARKERS, SECRET_PATTERN, excerpt, inert_text, redact_text
 from llmaudit.table import redact_key
 from tests.nasty import corpus
 
@@ -48,6 +50,18 @@ SECRETS = {
     "azure_api_key_header": "api-key: 5f0c2a9e7b1d4c3e8a6f9b2d1e0c7a4b",
     "after_a_json_escape": r'{"result": "config:\nsk-Rty123uio456PAS789dfg012"}',
     "glued_to_a_word": "tokensk-proj-Qwe123rty456UIO789pas012DFG345hjk",
+    "header_with_a_dotless_i": "Authorızation: Basic dXNlcjpzM2NyZXRwYXNzd29yZA==",
+    "field_with_a_long_s": '{"paſſword": "Rty123uio456PAS789dfg012"}',
+    "api_key_field": "api_key=5f0c2a9e7b1d4c3e8a6f9b2d1e0c7a4b",
+    "camel_case_field": 'apiKey: "Zq81Lm02Xy93Wv47Ut56"',
+    "password_field": '{"password": "correct-horse-battery-staple"}',
+    "url_encoded": "https://maps.example/api?key%3DAIzaSyDdI0hCZtE6vySjMm-WEfRq3CPzqKqqsHI",
+    "pgp_private_key": "-----BEGIN PGP PRIVATE KEY BLOCK-----\nlQdGBF4qFqIBEAC7w8Ymq0x1Yzn5Pq3vU2Lw\n"
+                       "-----END PGP PRIVATE KEY BLOCK-----",
+    "long_jwt": "eyJhbGciOiJSUzI1NiJ9.eyJ" + "cm9sZXMiOlsiYWRtaW4iXX0" * 60 + ".c2lnbmF0dXJl",
+    "groq": "gsk_8Xq2LmN4pR6sT8vW0yZ1aB3cD5eF7gH9",
+    "gitlab": "glpat-Ab12Cd34Ef56Gh78Ij90",
+    "google_oauth": "ya29.a0AfH6SMBx7Yq2Lm04Np6Rs8Tu",
 }
 MARKUP = {
     "script": "<script>alert(1)</script>",
@@ -242,14 +256,26 @@ def test_a_rejection_reason_never_shows_a_key_after_an_escape(glue: str) -> None
         assert secret[-8:] not in inert_text(str(caught.value))
 
 
+@pytest.mark.parametrize("glue", ["\U000e0001", "%0A", "\\n"])
+def test_an_unknown_batch_result_type_is_quoted_without_its_key(glue: str) -> None:
+    line = {"custom_id": "request-1", "result": {"type": f"{glue}{SECRETS['aws']}"}}
+    with pytest.raises(BadValue) as caught:
+        result_record(3, line)
+    assert SECRETS["aws"][4:] not in inert_text(str(caught.value)), caught.value
+
+
 @pytest.mark.parametrize("name", sorted(SECRETS))
 def test_an_excerpt_cut_inside_a_key_shows_none_of_it(name: str) -> None:
     """An excerpt is redacted before it is cut: the cut never leaves part of a key that no longer looks like one."""
     before, after = "Note: ", " and the rest of the prompt."
     text, redacted = before + SECRETS[name] + after, redact_text(before + SECRETS[name] + after)
     assert "[redacted]" in redacted and SECRETS[name][-6:] not in redacted
+    folded = SECRETS[name].casefold()
+    # Up to its telltale piece (sk-, AKIA, Bearer), a key is fixed text: an opening cut before it may show it.
+    telltale = min(folded.find(marker) + len(marker) for marker in SECRET_MARKERS if marker in folded)
     for cut in range(len(before) + 1, len(before) + len(SECRETS[name])):
-        assert excerpt(text, cut) == redacted[:cut], cut
+        shown = excerpt(text, cut)
+        assert shown == redacted[:cut] or (shown == text[:cut] and cut - len(before) < telltale), (cut, shown)
     for cut in range(len(after) + 1, len(after) + len(SECRETS[name])):
         assert excerpt(text, cut, tail=True) == redacted[-cut:], cut
 
@@ -266,6 +292,22 @@ def test_the_quick_look_for_a_key_never_skips_one(parts: list[str]) -> None:
     """`redact_text` runs the pattern only on text holding a telltale piece: it must redact what the pattern does."""
     text = "".join(parts)
     assert redact_text(text) == SECRET_PATTERN.sub("[redacted]", text)
+
+
+@pytest.mark.parametrize(("prefix", "spans", "suffix"), [
+    ("Call the API with Authorization: Bearer ", ("tokKdNn1x2y3", "tokQ9w8e7r6t"), " and answer briefly."),
+    ("-----BEGIN EC PRIVATE KEY-----\n", ("MHcCAQEEIIGlRm", "MHcCAQEEIJ7pQs"), "\n-----END EC PRIVATE KEY-----\nHelp."),
+    # A service account's JSON pasted as text: the key's line breaks are \\n escapes.
+    ('Credentials: {"private_key": "-----BEGIN PRIVATE KEY-----\\n' + "A" * 2_000, ("Zx81", "Qw27"),
+     '\\n-----END PRIVATE KEY-----\\n", "client_email": "bot@acme.example"}'),
+])
+def test_a_varying_span_is_redacted_as_its_whole_prompt_is(prefix: str, spans: tuple[str, ...], suffix: str) -> None:
+    """A key whose telltale piece is static text and whose body varies: neither span nor template shows it."""
+    template = SpanTemplate("openai", "gpt-4o", None, "g", ("h",), 10, prefix, suffix, spans, "token", 1.0, 1.0)
+    shown = [template.template(), *template.shown_examples()]
+    for span in spans:
+        assert not any(span in text for text in shown), shown
+    assert "A" * 30 not in template.template()
 
 
 def test_store_and_its_wal_are_private(tmp_path: Path) -> None:
