@@ -119,7 +119,7 @@ def _ingest(config: AuditConfig, store: Store, on_progress: Progress | None) -> 
     with tempfile.TemporaryDirectory(prefix="llmaudit-texts-", ignore_cleanup_errors=True) as spill_dir:
         builder = TableBuilder(config.feature_keys, config.user_keys, config.team_keys, spill_dir=spill_dir)
         waiting = store.waiting_halves() if config.db_path is not None else []
-        joined = store.joined_halves() if config.db_path is not None else set()
+        joined = store.joined_among if config.db_path is not None else None
         report = ingest_files(files, builder, forced_reader(config), on_progress, waiting, joined)
         if not report.files and report.unrecognised_files:
             first = report.unrecognised_files[0]

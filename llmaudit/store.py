@@ -155,9 +155,16 @@ class Store:
         rows = self.db.execute("SELECT source_format, source_file, record FROM waiting_halves ORDER BY rowid").fetchall()
         return [WaitingHalf(msgspec.json.decode(record, type=RequestRecord), fmt, file) for fmt, file, record in rows]
 
-    def joined_halves(self) -> set[str]:
-        """The identities of the request halves earlier runs joined into stored requests (`half_identity`)."""
-        return {row[0] for row in self.db.execute("SELECT identity FROM joined_halves").fetchall()}
+    def joined_among(self, identities: list[str]) -> set[str]:
+        """Which of these request halves (`half_identity`) earlier runs joined into stored requests."""
+        if not identities:
+            return set()
+        self.db.register("asked_halves", pl.DataFrame({"identity": identities}, schema={"identity": pl.String}))
+        try:
+            rows = self.db.execute("SELECT identity FROM joined_halves SEMI JOIN asked_halves USING (identity)").fetchall()
+        finally:
+            self.db.unregister("asked_halves")
+        return {row[0] for row in rows}
 
     def write_halves(self, report: IngestReport) -> None:
         """Keep the halves still alone after this run, and the identities of those joined (read again, they

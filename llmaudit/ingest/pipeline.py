@@ -87,6 +87,8 @@ class IngestReport:
 
 Observer = Callable[[str, int], None]
 """Progress callback: (file name, bytes or records advanced)."""
+JoinedLookup = Callable[[list[str]], set[str]]
+"""Which of these half identities (`half_identity`) earlier runs joined into requests (`Store.joined_among`)."""
 
 
 @dataclass
@@ -184,18 +186,18 @@ class Ingestor:
     """Halves waiting for their other half, by join key: several when batches reuse custom ids."""
     halves: int = 0
     """Request halves seen (records with a ``join_key``): joining them depends on reading order."""
-    joined_before: set[str] = field(default_factory=set)
-    """Identities of the halves earlier runs joined into requests (a store keeps them)."""
+    joined_before: JoinedLookup | None = None
+    """Which of some half identities earlier runs joined into requests (a store keeps them)."""
 
-    def resume(self, halves: list[WaitingHalf], joined: set[str] | None = None) -> None:
-        """Halves an earlier run left waiting (the halves read now may complete them), and the identities of
-        those earlier runs joined (read again now, they are duplicates of stored requests)."""
+    def resume(self, halves: list[WaitingHalf], joined: JoinedLookup | None = None) -> None:
+        """Halves an earlier run left waiting (the halves read now may complete them), and the lookup of the
+        halves those earlier runs joined (read again now, they are duplicates of stored requests)."""
         for half in halves:
             key = half.record.join_key
             assert key is not None
             (self._partials if half.record.is_partial else self._fulls).setdefault(key, []).append(WaitingHalf(
                 half.record, half.source_format, half.source_file, earlier=True, identity=half_identity(half.record)))
-        self.joined_before |= joined or set()
+        self.joined_before = joined
 
     def read_file(self, source: SourceFile) -> None:
         """Detect the file's format and ingest every record of it."""
@@ -313,9 +315,12 @@ class Ingestor:
         (each counted in its file's summary too, so the files add up to the run)."""
         late: dict[str, Counter[str]] = {}
         self._join_waiting(late)
-        seen = self.joined_before | set(self.report.joined_now)
+        waiting = [half for queues in (self._fulls, self._partials) for queue in queues.values() for half in queue]
+        seen = set(self.report.joined_now)
+        if self.joined_before is not None:
+            seen |= self.joined_before([half.identity for half in waiting if not half.earlier])
         alone: list[WaitingHalf] = []
-        for half in (half for queues in (self._fulls, self._partials) for queue in queues.values() for half in queue):
+        for half in waiting:
             if not half.earlier and half.identity in seen:
                 self.report.duplicates += 1  # the same line read twice (a file given twice, overlapping downloads)
                 continue
@@ -350,12 +355,12 @@ class Ingestor:
 
 def ingest_files(
     files: list[SourceFile], builder: TableBuilder, forced_reader: Reader | None = None,
-    on_progress: Observer | None = None, waiting: list[WaitingHalf] | None = None, joined: set[str] | None = None,
+    on_progress: Observer | None = None, waiting: list[WaitingHalf] | None = None, joined: JoinedLookup | None = None,
 ) -> IngestReport:
     """Ingest every file into the builder; InputError for a file whose format cannot be detected.
 
-    ``waiting``: request halves an earlier run left alone (see `WaitingHalf.earlier`); ``joined``: the
-    identities of the halves earlier runs joined (`IngestReport.joined_now`).
+    ``waiting``: request halves an earlier run left alone (see `WaitingHalf.earlier`); ``joined``: which
+    halves earlier runs joined (`IngestReport.joined_now`, kept by a store).
     """
     if not files:
         raise InputError("no input files")
