@@ -132,7 +132,7 @@ def _ingest(config: AuditConfig, store: Store, on_progress: Progress | None) -> 
     return_free_memory()
     if config.db_path is not None:
         # An in-memory store would be closed unread: skip the copy of every text and message.
-        store.write(requests, messages, texts)
+        store.write(requests, messages, texts, report.superseded)
         store.write_report(report)
         store.write_halves(report)
     return requests, messages, texts, report

@@ -42,6 +42,7 @@ CREATE TABLE IF NOT EXISTS files (
 );
 CREATE TABLE IF NOT EXISTS rejects (file VARCHAR, line BIGINT, reason VARCHAR);
 CREATE TABLE IF NOT EXISTS waiting_halves (source_format VARCHAR, source_file VARCHAR, record VARCHAR);
+ALTER TABLE waiting_halves ADD COLUMN IF NOT EXISTS copy BOOLEAN DEFAULT false;
 CREATE TABLE IF NOT EXISTS joined_halves (identity VARCHAR PRIMARY KEY);
 """
 
@@ -94,10 +95,12 @@ class Store:
                 self.db.execute("ROLLBACK")
                 raise
 
-    def write(self, requests: pl.DataFrame, messages: pl.DataFrame, texts: pl.DataFrame) -> None:
+    def write(self, requests: pl.DataFrame, messages: pl.DataFrame, texts: pl.DataFrame,
+              superseded: list[str] | None = None) -> None:
         """Upsert requests by id, keeping the more complete copy (its messages with it); add new texts.
 
         The frames are the analysis frames (`table.REQUEST_NUMBER` ids): the store keys rows by the logged id.
+        ``superseded``: logged ids of stored requests to drop first (`IngestReport.superseded`).
         """
         requests, messages = logged(requests, messages)
         db = self.db
@@ -106,6 +109,9 @@ class Store:
         db.register("incoming_texts", texts)
         try:
             with self._transaction():
+                if superseded and self._has_requests():
+                    db.executemany("DELETE FROM messages WHERE request_id = ?", [[key] for key in superseded])
+                    db.executemany("DELETE FROM requests WHERE request_id = ?", [[key] for key in superseded])
                 self._write()
         finally:
             for name in ("incoming_requests", "incoming_messages", "incoming_texts"):
@@ -152,8 +158,10 @@ class Store:
 
     def waiting_halves(self) -> list[WaitingHalf]:
         """The request halves earlier runs left without their other half, in the order they were read."""
-        rows = self.db.execute("SELECT source_format, source_file, record FROM waiting_halves ORDER BY rowid").fetchall()
-        return [WaitingHalf(msgspec.json.decode(record, type=RequestRecord), fmt, file) for fmt, file, record in rows]
+        rows = self.db.execute(
+            "SELECT source_format, source_file, record, copy FROM waiting_halves ORDER BY rowid").fetchall()
+        return [WaitingHalf(msgspec.json.decode(record, type=RequestRecord), fmt, file, copy=bool(copy))
+                for fmt, file, record, copy in rows]
 
     def joined_among(self, identities: list[str]) -> set[str]:
         """Which of these request halves (`half_identity`) earlier runs joined into stored requests."""
@@ -170,19 +178,20 @@ class Store:
         """Keep the halves still alone after this run, and the identities of those joined (read again, they
         are duplicates); an earlier run's half completed now is no longer a rejection of its file (its input
         line became part of a request)."""
-        rows = [(h.source_format, h.source_file, msgspec.json.encode(h.record).decode()) for h in report.unjoined]
+        rows = [(h.source_format, h.source_file, msgspec.json.encode(h.record).decode(), h.copy) for h in report.unjoined]
         with self._transaction() as db:
             db.execute("DELETE FROM waiting_halves")
             if rows:
-                db.executemany("INSERT INTO waiting_halves VALUES (?, ?, ?)", rows)
+                db.executemany("INSERT INTO waiting_halves VALUES (?, ?, ?, ?)", rows)
             if report.joined_now:
                 db.register("incoming_joined", pl.DataFrame({"identity": report.joined_now}))
                 try:
                     db.execute("INSERT OR IGNORE INTO joined_halves SELECT DISTINCT identity FROM incoming_joined")
                 finally:
                     db.unregister("incoming_joined")
+            read_now = {summary.file for summary in report.files}  # their summaries and rejections are this run's
             for half in report.joined_earlier:
-                if half.record.is_partial:  # its run rejected it for want of an output line
+                if half.record.is_partial and not half.copy and half.source_file not in read_now:  # its run rejected it
                     db.execute("UPDATE files SET rejected = rejected - 1 WHERE file = ? AND rejected > 0",
                                [half.source_file])
                     db.execute("DELETE FROM rejects WHERE file = ? AND line = ?", [half.source_file, half.record.source_line])

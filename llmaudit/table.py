@@ -259,6 +259,10 @@ class TableBuilder:
         tokens = (record.input_tokens or 0) + (record.output_tokens or 0)
         return f"{min(tokens, 10**15):016d}:{len(record.messages):06d}:{content_id}"
 
+    def key_of(self, record: RequestRecord, source_format: str) -> str:
+        """The logged id `add` gives a record as it is now (see `dedup_key`)."""
+        return dedup_key(record.request_id, self.synthesise_id(record, source_format), record.id_is_local)
+
     def add(self, record: RequestRecord, source_format: str, source_file: str) -> bool:
         """Add one request; False when it was already added (a duplicate, see `dedup_key`: the better copy is kept)."""
         self._derive(record)

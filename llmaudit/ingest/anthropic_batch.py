@@ -67,9 +67,11 @@ def result_record(line: int, raw: dict[str, Any]) -> RequestRecord:
         apply_message(record, message)
         record.is_batch = True
         return record
-    # Failed results have no message id. Custom id and line tell two of one batch apart; batches reuse custom
-    # ids, so the id is local: another batch's failure on the same line is a copy only with the same prompt.
-    record.request_id, record.id_is_local = f"anthropic_batch:{custom_id}:{kind}:{line}", True
+    # Failed results have no message id. The custom id tells two of one batch apart (the same line at another
+    # place, an overlapping download, is a copy); batches reuse custom ids, so the id is local: another batch's
+    # failure under the same custom id is a copy only with the same prompt. Results alone, two batches' failures
+    # of one custom id alike cannot be told from one failure read twice, and count once.
+    record.request_id, record.id_is_local = f"anthropic_batch:{custom_id}:{kind}", True
     apply_error(record, result.get("error"), fallback=kind)
     if kind != "errored":
         record.error_type = kind

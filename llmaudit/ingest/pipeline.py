@@ -69,6 +69,9 @@ class IngestReport:
     """Request halves still without their other half at the end (a store keeps them for a later run)."""
     joined_earlier: list[WaitingHalf] = field(default_factory=list)
     """Halves kept from an earlier run that met their other half in this one."""
+    superseded: list[str] = field(default_factory=list)
+    """Logged ids of requests an earlier run priced from their output alone, now joined to their input: a store
+    drops them (the joined request may have another id: a failed result's is local, with its prompt)."""
     joined_now: list[str] = field(default_factory=list)
     """The identities (`half_identity`) of the halves joined in this run: a store keeps them, so that a file
     read again later is known to be in requests already."""
@@ -102,6 +105,9 @@ class WaitingHalf:
     """Read in an earlier run (kept by the store): counted there, so not counted again here."""
     identity: str = ""
     """`half_identity` of the record."""
+    copy: bool = False
+    """Counted as a duplicate, not rejected: an input half like one an earlier run joined, which waits in case
+    it is another batch's input with the same prompt (a nightly job submitting the same file)."""
 
 
 def half_identity(record: RequestRecord) -> str:
@@ -196,7 +202,8 @@ class Ingestor:
             key = half.record.join_key
             assert key is not None
             (self._partials if half.record.is_partial else self._fulls).setdefault(key, []).append(WaitingHalf(
-                half.record, half.source_format, half.source_file, earlier=True, identity=half_identity(half.record)))
+                half.record, half.source_format, half.source_file, earlier=True, identity=half_identity(half.record),
+                copy=half.copy))
         self.joined_before = joined
 
     def read_file(self, source: SourceFile) -> None:
@@ -284,11 +291,27 @@ class Ingestor:
         self.halves += 1
         queue = (self._partials if record.is_partial else self._fulls).setdefault(key, [])
         identity = half_identity(record)
-        # Read again now, a half kept from an earlier run is counted by this run (and reported if it stays
-        # alone). The same half twice in this run waits twice: two batches may send the same prompt under
-        # the same custom id, and which copies are duplicates is known once they are paired (`finish`).
-        queue[:] = [kept for kept in queue if not (kept.earlier and kept.identity == identity)]
-        queue.append(WaitingHalf(record, fmt, file, identity=identity))
+        half = WaitingHalf(record, fmt, file, identity=identity)
+        earlier = [kept for kept in queue if kept.earlier and kept.identity == identity]
+        if record.is_partial and any(kept.source_file != file for kept in earlier):
+            # An input an earlier run left waiting, now in another file: a copy, or the same prompt sent in
+            # another batch. Counted as a duplicate, it waits beside the first for an output of its own.
+            self.report.duplicates += 1
+            half.copy = True
+        elif earlier:
+            # Read again now, a half kept from an earlier run is counted by this run (and reported if it
+            # stays alone).
+            queue[:] = [kept for kept in queue if not (kept.earlier and kept.identity == identity)]
+        # The same half twice in this run waits twice: two batches may send the same prompt under the same
+        # custom id, and which copies are duplicates is known once they are paired (`finish`).
+        queue.append(half)
+
+    def _joined_before(self) -> set[str]:
+        """The identities of the halves read now that earlier runs joined into requests (`joined_before`)."""
+        if self.joined_before is None:
+            return set()
+        return self.joined_before([half.identity for queues in (self._fulls, self._partials)
+                                   for queue in queues.values() for half in queue if not half.earlier])
 
     def _join_waiting(self, late: dict[str, Counter[str]]) -> None:
         """Join each output half to its input half; the pairs are requests of the output's file."""
@@ -298,11 +321,15 @@ class Ingestor:
                 continue
             for partial, full in _pairs(partials, fulls):
                 self.report.joined_now += [partial.identity, full.identity]
+                if full.earlier:
+                    self.report.superseded.append(self.builder.key_of(full.record, full.source_format))
                 added = self._add(_merge_halves(partial.record, full.record), full.source_format, full.source_file,
                                   late.setdefault(full.source_file, Counter()))
-                if partial.earlier or full.earlier:
-                    # Its other half was read (and counted) in an earlier run: this one completes the request.
-                    self.report.joined_earlier.append(partial if partial.earlier else full)
+                if partial.earlier or full.earlier or partial.copy:
+                    # Its other half was read (and counted) in an earlier run, or counted as a copy when it was
+                    # read: this one completes the request.
+                    if partial.earlier or full.earlier:
+                        self.report.joined_earlier.append(partial if partial.earlier else full)
                 else:
                     # The second half of a pair is merged into the request: counted as a duplicate record (and as
                     # a merged half, unless the pair is a copy of another: both files read twice).
@@ -314,15 +341,27 @@ class Ingestor:
         run, or of another half alone, is a duplicate; outputs alone are requests, inputs alone are rejected
         (each counted in its file's summary too, so the files add up to the run)."""
         late: dict[str, Counter[str]] = {}
+        known = self._joined_before()
+        for queue in self._fulls.values():
+            # An output an earlier run joined is a copy of a stored request: it takes no input away.
+            copies = [half for half in queue if not half.earlier and half.identity in known]
+            self.report.duplicates += len(copies)
+            queue[:] = [half for half in queue if half.earlier or half.identity not in known]
         self._join_waiting(late)
         waiting = [half for queues in (self._fulls, self._partials) for queue in queues.values() for half in queue]
         seen = set(self.report.joined_now)
-        if self.joined_before is not None:
-            seen |= self.joined_before([half.identity for half in waiting if not half.earlier])
         alone: list[WaitingHalf] = []
         for half in waiting:
-            if not half.earlier and half.identity in seen:
+            if half.earlier or half.copy:
+                alone.append(half)  # counted in its own run, or as a copy when it was read
+                continue
+            if half.identity in seen or half.identity in known:
                 self.report.duplicates += 1  # the same line read twice (a file given twice, overlapping downloads)
+                if half.identity in known and half.identity not in seen:
+                    # Like an input an earlier run joined: a copy, or the same prompt in another batch, whose
+                    # output a later run may bring. It waits, counted as a duplicate.
+                    alone.append(dataclasses.replace(half, copy=True))
+                seen.add(half.identity)
                 continue
             seen.add(half.identity)
             alone.append(half)
@@ -335,8 +374,8 @@ class Ingestor:
             self._add(pending.record, pending.source_format, pending.source_file,
                       late.setdefault(pending.source_file, Counter()))
         for pending in partials:
-            if pending.earlier:
-                continue  # reported in its own run
+            if pending.earlier or pending.copy:
+                continue  # reported in its own run, or counted as a duplicate
             late.setdefault(pending.source_file, Counter())["rejected"] += 1
             self.report.reject(
                 pending.source_file, pending.record.source_line,

@@ -11,8 +11,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
 
+from tests.ingest.test_reused_custom_ids import BATCHES, _anthropic_lines, _input_line, _output_line
 from tests.nasty import corpus
 from tests.nasty.conftest import Run, invoke_cli
 
@@ -191,3 +193,78 @@ def test_a_batch_file_read_again_after_its_requests_were_joined_is_a_duplicate(a
     assert (stored.audit["ingest"]["requests"], stored.audit["ingest"]["rejected"]) == (210, 0)
     assert stored.audit["summary"] == first.audit["summary"]
     assert stored.audit["attribution"] == first.audit["attribution"]
+
+
+def _write(path: Path, text: str) -> str:
+    path.write_text(text)
+    return str(path)
+
+
+@pytest.mark.parametrize("order", [("results", "requests"), ("requests", "results")])
+def test_a_failed_batch_result_read_before_its_request_is_one_request(order: tuple[str, str], tmp_path: Path) -> None:
+    """A failed Anthropic result priced alone, then joined to its request in a later run: one failed request
+    in the store (its id is local, with its prompt: the joined request replaces the one priced alone)."""
+    requests, results = _anthropic_lines("a", ("Name a colour.", "Name a fruit."))
+    files = {"requests": _write(tmp_path / "requests.jsonl", requests), "results": _write(tmp_path / "results.jsonl", results)}
+    store = str(tmp_path / "store.duckdb")
+    for part in order:
+        assert invoke_cli([files[part]], tmp_path / f"{part}.json", db=store).exit_code == 0
+    stored = invoke_cli([], tmp_path / "stored.json", db=store)
+    together = invoke_cli([files[part] for part in order], tmp_path / "together.json")
+    assert stored.audit is not None and together.audit is not None
+    for audit in (stored.audit, together.audit):
+        assert (audit["summary"]["requests"], audit["summary"]["failed_requests"], audit["ingest"]["rejected"]) == (2, 1, 0)
+
+
+def test_a_failed_result_in_two_overlapping_downloads_is_one_request(tmp_path: Path) -> None:
+    requests, results = _anthropic_lines("a", ("Name a colour.", "Name a fruit."))
+    lines = results.splitlines(keepends=True)
+    files = [_write(tmp_path / "requests.jsonl", requests), _write(tmp_path / "part1.jsonl", "".join(lines)),
+             _write(tmp_path / "part2.jsonl", lines[1] + lines[1])]  # the failure again, at other lines
+    run = invoke_cli(files, tmp_path / "audit.json")
+    assert run.audit is not None
+    assert (run.audit["summary"]["requests"], run.audit["summary"]["failed_requests"]) == (2, 1)
+
+
+def _requests_without_prompt(store: str) -> int:
+    with duckdb.connect(store, read_only=True) as db:
+        row = db.execute("SELECT count(*) FROM requests r WHERE NOT EXISTS "
+                         "(SELECT 1 FROM messages m WHERE m.request_id = r.request_id)").fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+@pytest.mark.parametrize("order", [("a_in", "a_out", "b_in", "b_out"), ("a_in", "b_in", "a_out", "b_out"),
+                                   ("a_in", "b_in", "b_out", "a_out")])
+def test_two_batches_of_one_input_file_read_one_at_a_time_keep_their_prompts(order: tuple[str, ...],
+                                                                             tmp_path: Path) -> None:
+    """A nightly job submits the same input file twice: read file by file into a store, the second input is
+    counted as a copy but waits for its own outputs, which get their prompts; no input is left rejected."""
+    prompt, tokens = BATCHES["short"]
+    files = {}
+    for night in ("a", "b"):
+        files[f"{night}_in"] = _write(tmp_path / f"{night}_in.jsonl",
+                                      "".join(_input_line(i, prompt) + "\n" for i in ("request-1", "request-2")))
+        files[f"{night}_out"] = _write(tmp_path / f"{night}_out.jsonl", "".join(
+            _output_line(f"night{night}", i, tokens) + "\n" for i in ("request-1", "request-2")))
+    store = str(tmp_path / "store.duckdb")
+    for name in order:
+        assert invoke_cli([files[name]], tmp_path / f"{name}.json", db=store).exit_code == 0
+    stored = invoke_cli([], tmp_path / "stored.json", db=store)
+    assert stored.audit is not None
+    assert (stored.audit["summary"]["requests"], stored.audit["ingest"]["rejected"]) == (4, 0)
+    assert _requests_without_prompt(store) == 0
+
+
+def test_an_input_file_copied_to_another_path_before_its_outputs_leaves_no_rejection(tmp_path: Path) -> None:
+    prompt, tokens = BATCHES["short"]
+    inputs = "".join(_input_line(i, prompt) + "\n" for i in ("request-1", "request-2"))
+    files = [_write(tmp_path / "in.jsonl", inputs), _write(tmp_path / "in_copy.jsonl", inputs),
+             _write(tmp_path / "out.jsonl", "".join(_output_line("a", i, tokens) + "\n" for i in ("request-1", "request-2")))]
+    store = str(tmp_path / "store.duckdb")
+    for file in files:
+        assert invoke_cli([file], tmp_path / "one.json", db=store).exit_code == 0
+    stored = invoke_cli([], tmp_path / "stored.json", db=store)
+    assert stored.audit is not None
+    assert (stored.audit["summary"]["requests"], stored.audit["ingest"]["rejected"], stored.audit["ingest"]["rejects"]) == (
+        2, 0, [])
