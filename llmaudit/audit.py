@@ -4,45 +4,46 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import importlib
 import tempfile
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 
-from llmaudit import breakdown as bd
-from llmaudit.analyses.interface import AnalysisContext
-from llmaudit.analyses.registry import run_levers_in_two_steps
 from llmaudit.config import AuditConfig
 from llmaudit.errors import InputError, LlmAuditError, StrictModeError
 from llmaudit.heap import return_free_memory
 from llmaudit.ingest.pipeline import IngestReport, ingest_files
 from llmaudit.ingest.reader_choice import forced_reader
 from llmaudit.ingest.source import expand_inputs
-from llmaudit.pricing.costs import compute_costs
-from llmaudit.pricing.overrides import load_price_overrides
-from llmaudit.pricing.report import pricing_report
-from llmaudit.pricing.resolver import PriceResolver
-from llmaudit.result import SCHEMA_VERSION, AuditResult, IngestSummary
 from llmaudit.store import Store
 from llmaudit.table import TableBuilder, empty_requests
-from llmaudit.tokens.attribution import PendingAttribution
-from llmaudit.tokens.context_blocks import compile_patterns
-from llmaudit.tokens.encodings import PROXY_ENCODING, load_encoding
+
+if TYPE_CHECKING:
+    from llmaudit.pricing.overrides import PriceOverride
+    from llmaudit.result import AuditResult
 
 Progress = Callable[[str, int], None]
-EARLY_ENCODINGS = (PROXY_ENCODING,)
-"""Encodings built on a thread while the files are read (0.23 s each): the proxy, which also counts the
-newer OpenAI models."""
+ANALYSIS_MODULES = ("llmaudit.result", "llmaudit.breakdown", "llmaudit.pricing.costs", "llmaudit.pricing.overrides",
+                    "llmaudit.analyses.registry", "llmaudit.tokens.attribution", "llmaudit.tokens.encodings")
+"""What the analysis imports (genai-prices, scipy, scikit-learn: half a second), imported on a thread while the
+files are read: the reading starts without waiting for them."""
 
 
-def _load_in_background(encodings: tuple[str, ...]) -> threading.Thread:
+def _load_in_background() -> threading.Thread:
+    """Import the analysis, then build the encodings the counting will surely need, beside the reading."""
+
     def load() -> None:
-        for name in encodings:
-            with contextlib.suppress(LlmAuditError):  # the counting says what is missing, where it needs it
-                load_encoding(name)
+        for module in ANALYSIS_MODULES:
+            importlib.import_module(module)
+        from llmaudit.tokens.encodings import PROXY_ENCODING, load_encoding
+
+        with contextlib.suppress(LlmAuditError):  # the counting says what is missing, where it needs it
+            load_encoding(PROXY_ENCODING)  # 0.23 s to build; it also counts the newer OpenAI models
 
     thread = threading.Thread(target=load, name="llmaudit-imports", daemon=True)
     thread.start()
@@ -51,14 +52,28 @@ def _load_in_background(encodings: tuple[str, ...]) -> threading.Thread:
 
 def run_audit(config: AuditConfig, on_progress: Progress | None = None) -> AuditResult:
     """Run the whole audit described by ``config`` and return its frozen result."""
-    overrides = load_price_overrides(config.prices_file) if config.prices_file else {}
+    loading = _load_in_background()
+    overrides: dict[str, PriceOverride] = {}
+    if config.prices_file:  # a bad prices file fails now, not after the reading
+        from llmaudit.pricing.overrides import load_price_overrides
+
+        overrides = load_price_overrides(config.prices_file)
     store = Store(config.db_path)
-    loading = _load_in_background(EARLY_ENCODINGS)
     try:
         requests, messages, texts, report = _ingest(config, store, on_progress)
     finally:
         store.close()
         loading.join()  # before anything forks (the token counters): no encoding half built in a child
+    from llmaudit import breakdown as bd
+    from llmaudit.analyses.interface import AnalysisContext
+    from llmaudit.analyses.registry import run_levers_in_two_steps
+    from llmaudit.pricing.costs import compute_costs
+    from llmaudit.pricing.report import pricing_report
+    from llmaudit.pricing.resolver import PriceResolver
+    from llmaudit.result import SCHEMA_VERSION, AuditResult, IngestSummary
+    from llmaudit.tokens.attribution import PendingAttribution
+    from llmaudit.tokens.context_blocks import compile_patterns
+
     if config.strict and report.rejected:
         raise StrictModeError(f"--strict: {report.rejected} record(s) rejected (first: {_first_reject(report)})")
     resolver = PriceResolver(overrides)

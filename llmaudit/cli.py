@@ -79,12 +79,8 @@ def analyze(
         from llmaudit.ingest.forkserver import start_early
 
         start_early(inputs or ())  # the reading workers' server loads while this process loads the analysis
-        from llmaudit.audit import run_audit
+        from llmaudit.audit import run_audit  # the analysis itself is imported while the files are read
         from llmaudit.progress import ProgressBar
-        from llmaudit.report.html import write_html
-        from llmaudit.report.json import write_json
-        from llmaudit.report.markdown import write_markdown
-        from llmaudit.report.terminal import render_terminal
 
         settings = load_toml_settings(config_file)
         db_path = None if db == ":memory:" else Path(db) if db else _default_db(json_out, html_out)
@@ -102,6 +98,11 @@ def analyze(
         )
         with ProgressBar(err, enabled=not quiet) as progress:
             result = run_audit(config, progress)
+        from llmaudit.report.html import write_html
+        from llmaudit.report.json import write_json
+        from llmaudit.report.markdown import write_markdown
+        from llmaudit.report.terminal import render_terminal
+
         if json_out:
             write_json(result, json_out)
         if html_out:
