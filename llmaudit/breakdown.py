@@ -37,10 +37,12 @@ def summary_of(priced: pl.DataFrame, window: Window) -> Summary:
         failed=pl.col("request_count").filter(failed).sum(),
         failed_cost=exact_sum(pl.col("cost_usd").filter(failed)),
         unpriced=pl.col("request_count").filter(pl.col("cost_source") == "unpriced").sum(),
+        unpriced_ok=pl.col("request_count").filter((pl.col("cost_source") == "unpriced") & ~failed).sum(),
     ).row(0, named=True)
     requests = int(row["requests"] or 0)
     cost = float(row["cost"] or 0.0)
-    successful = requests - int(row["failed"] or 0)
+    # Over the successful requests that have a price: unpriced traffic would make every request look cheaper.
+    successful = requests - int(row["failed"] or 0) - int(row["unpriced_ok"] or 0)
     return Summary(
         requests=requests,
         cost_usd=round(cost, 6),

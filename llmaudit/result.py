@@ -59,6 +59,7 @@ class Summary:
     failed_cost_usd: float
     unpriced_requests: int
     cost_per_successful_request_usd: float | None
+    """cost_usd over the successful requests that are priced (unpriced ones would lower it); None when there are none."""
     monthly_run_rate_usd: float
     """cost_usd / window.days * 30."""
 

@@ -40,7 +40,7 @@ def _price_table(resolver: PriceResolver, keys: pl.DataFrame) -> pl.DataFrame:
             row.update(price_model=resolved.price_model, price_provider=resolved.price_provider,
                        price_source=resolved.source, price_note=resolved.note,
                        p_us_premium=provider_rules.anthropic_geo_premium(resolved.price_model),
-                       p_audio_priced=resolved.base.audio_priced)
+                       p_audio_priced=resolved.base.audio_priced, p_output_priced=resolved.base.output_priced)
             for name in PRICE_FIELDS:
                 row[f"p_{name}"] = getattr(resolved.base, name)
             for index in range(MAX_TIERS):
@@ -53,7 +53,7 @@ def _price_table(resolver: PriceResolver, keys: pl.DataFrame) -> pl.DataFrame:
         "provider": pl.String, "model": pl.String, "price_at": pl.Datetime("us", "UTC"), "price_mode": pl.String,
         "price_model": pl.String, "price_provider": pl.String, "price_source": pl.String, "price_note": pl.String,
         **{f"p_{name}": pl.Float64 for name in PRICE_FIELDS}, "p_us_premium": pl.Float64,
-        "p_audio_priced": pl.Boolean,
+        "p_audio_priced": pl.Boolean, "p_output_priced": pl.Boolean,
     }
     for index in range(MAX_TIERS):
         schema[f"t{index}_start"] = pl.Int64
@@ -64,6 +64,8 @@ def _price_table(resolver: PriceResolver, keys: pl.DataFrame) -> pl.DataFrame:
 PER_REQUEST_INPUT = pl.col("input_tokens") / pl.col("request_count").clip(lower_bound=1)
 """A request's total input; for a usage bucket (many requests in one row) the mean per request: tiers are per
 request, never on the bucket's sum."""
+NO_OUTPUT_PRICE_NOTE = ("genai-prices has an input price alone for the model (an embedding model): requests with"
+                        " output tokens are left unpriced")
 AUDIO_AS_TEXT_NOTE = "audio tokens priced at the text rates: genai-prices has no audio price for the model"
 AGGREGATE_TIER_NOTE = ("usage buckets of models with long-context prices: the tier is chosen on each bucket's mean"
                        " input per request (a bucket does not say which of its requests crossed the threshold)")
@@ -129,6 +131,9 @@ def compute_costs(requests: pl.DataFrame, resolver: PriceResolver, as_of: date |
                + pl.col("cache_write_1h_tokens") * _tiered("cache_write_1h")) / 1e6
     cost_out = (visible_output * _tiered("output") + pl.col("reasoning_tokens") * _tiered("reasoning")
                 + audio_out * _tiered("output_audio")) / 1e6
+    # Output a model has no price for is not free: such a request is unpriced, not priced at its input alone.
+    unpriced_output = (pl.col("output_tokens") > 0) & ~pl.col("p_output_priced").fill_null(True)
+    cost_out = pl.when(unpriced_output).then(None).otherwise(cost_out)
     undated = (f"requests without a timestamp (batch results, some exports) priced at the prices of {fallback_day}:"
                f" {'the latest request day of the run' if dated else 'today, as no request of the run has a time'}"
                " (--as-of sets the day)")
@@ -136,6 +141,7 @@ def compute_costs(requests: pl.DataFrame, resolver: PriceResolver, as_of: date |
         (pl.col("is_aggregate") & (pl.col("request_count") > 1) & pl.col("t0_start").is_not_null(), AGGREGATE_TIER_NOTE),
         (pl.col("ts").is_null() & pl.lit(as_of is None), undated),
         ((audio_in + audio_out > 0) & ~pl.col("p_audio_priced").fill_null(True), AUDIO_AS_TEXT_NOTE),
+        (unpriced_output, NO_OUTPUT_PRICE_NOTE),
     ]
     notes = pl.col("price_note")
     for where, note in row_notes:
@@ -157,7 +163,7 @@ def compute_costs(requests: pl.DataFrame, resolver: PriceResolver, as_of: date |
         cost_source=pl.when(covered).then(pl.lit(COVERED_BY_USAGE))
         .when(reported_only).then(pl.lit("reported"))
         .when(cached_by_proxy).then(pl.lit("proxy_cache"))
-        .when(pl.col("p_input").is_null()).then(pl.lit("unpriced")).otherwise(pl.lit("computed")),
+        .when(pl.col("p_input").is_null() | unpriced_output).then(pl.lit("unpriced")).otherwise(pl.lit("computed")),
     )
     drop = [c for c in prices.columns if c.startswith(("p_", "t0_", "t1_"))] + ["price_at", "covered_by_usage"]
     return priced.drop(drop)

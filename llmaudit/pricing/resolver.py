@@ -45,6 +45,9 @@ class UnitPrices:
     output_audio: float
     audio_priced: bool = False
     """True when the audio prices are the model's own, not the text prices standing in."""
+    output_priced: bool = True
+    """False for a model with an input price alone (an embedding model): its output prices are zeros standing in,
+    and a request that has output tokens is unpriced (`compute_costs`)."""
 
     def scaled(self, factor: float, *, output_factor: float | None = None, cache_read: float | None = None) -> UnitPrices:
         """Every price times ``factor`` (batch), the output prices by ``output_factor`` when given (a long-context
@@ -60,6 +63,7 @@ class UnitPrices:
             input_audio=self.input_audio * factor,
             output_audio=self.output_audio * out,
             audio_priced=self.audio_priced,
+            output_priced=self.output_priced,
         )
 
 
@@ -99,9 +103,10 @@ def _unit_prices(model_price: ModelPrice, provider: str, model_id: str, tier_ind
         return tiers[tier_index][1]
 
     input_price = pick("input_mtok")
-    output_price = pick("output_mtok")
-    if input_price is None or output_price is None:
+    if input_price is None:
         return None
+    listed_output = pick("output_mtok")
+    output_price = 0.0 if listed_output is None else listed_output  # embedding models bill their input alone
     anthropic = provider in ("anthropic", "aws") or provider_rules.anthropic_model_key(model_id) is not None
     cache_read = pick("cache_read_mtok")
     cache_write = pick("cache_write_mtok")
@@ -118,7 +123,8 @@ def _unit_prices(model_price: ModelPrice, provider: str, model_id: str, tier_ind
                       output_price if reasoning is None else reasoning,
                       input_price if input_audio is None else input_audio,
                       output_price if output_audio is None else output_audio,
-                      audio_priced=input_audio is not None or output_audio is not None)
+                      audio_priced=input_audio is not None or output_audio is not None,
+                      output_priced=listed_output is not None)
 
 
 def _thresholds(model_price: ModelPrice) -> list[int]:

@@ -245,3 +245,16 @@ def test_time_of_day_prices_follow_the_request_time() -> None:
     assert at(16, 29) == pytest.approx(0.27 + 0.11, rel=1e-12)
     assert at(16, 30) == pytest.approx(0.135 + 0.055, rel=1e-12)
     assert at(0, 15) == pytest.approx(0.135 + 0.055, rel=1e-12)
+
+
+def test_embedding_models_bill_their_input_and_output_they_have_no_price_for_is_unpriced() -> None:
+    # text-embedding-3-large: $0.13 per million input tokens, no output price (embeddings return vectors).
+    embedded = priced(req("text-embedding-3-large", "openai", input_tokens=100_000_000, output_tokens=0))
+    assert embedded.get_column("cost_usd").item() == pytest.approx(13.0, rel=1e-12)
+    assert embedded.get_column("cost_source").item() == "computed"
+    odd = priced(req("text-embedding-3-small", "openai", input_tokens=1_000, output_tokens=10))
+    assert odd.get_column("cost_usd").item() is None  # output the model has no price for is not free
+    assert odd.get_column("cost_source").item() == "unpriced"
+    report = pricing_report(odd, None)
+    assert [m.model for m in report.unknown_models] == ["text-embedding-3-small"]
+    assert any("input price alone" in note for note in report.notes)
