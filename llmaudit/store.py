@@ -10,6 +10,7 @@ completes. The file is created with user-only permissions: it holds prompts.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -199,15 +200,24 @@ class Store:
     def stored_report(self, requests: int) -> IngestReport:
         """The ingest report of an audit of the store alone: its ``requests``, and every file's latest read.
 
-        Records read = requests + rejected (duplicates were dropped when the files were read).
+        Each file's requests are those the store holds from it (a request read again from another file is
+        stored once); the records read beyond the requests and the rejections are duplicates: copies met in
+        another file or run, and request halves joined to their other half (as many as the store joined).
         """
         files = [FileSummary(*row) for row in self.db.execute(
             "SELECT file, format, records, requests, rejected, skipped FROM files ORDER BY file").fetchall()]
+        if self._has_requests():
+            stored = dict(self.db.execute("SELECT source_file, count(*) FROM requests GROUP BY source_file").fetchall())
+            files = [dataclasses.replace(f, requests=stored.get(f.file, 0)) for f in files]
         rejected = sum(f.rejected for f in files)
+        # A file read again after it shrank leaves requests of its longer read: never fewer records than those.
+        duplicates = max(sum(f.records for f in files) - requests - rejected, 0)
+        joined = self.db.execute("SELECT count(*) FROM joined_halves").fetchall()[0][0]
         rejects = [RejectedRecord(*row) for row in self.db.execute(
             "SELECT file, line, reason FROM rejects ORDER BY file, line, reason LIMIT ?", [MAX_LISTED_REJECTS]).fetchall()]
-        return IngestReport(records_read=requests + rejected, requests=requests, rejected=rejected,
-                            skipped=sum(f.skipped for f in files), rejects=rejects, files=files)
+        return IngestReport(records_read=requests + duplicates + rejected, requests=requests, duplicates=duplicates,
+                            rejected=rejected, skipped=sum(f.skipped for f in files), rejects=rejects, files=files,
+                            merged_halves=min(joined // 2, duplicates))
 
     def _add_new_columns(self) -> None:
         """A store written by an older llmaudit lacks newer columns: add them (older rows get NULL)."""

@@ -42,7 +42,7 @@ def fast_levers(monkeypatch: pytest.MonkeyPatch) -> None:
 
     The levers still see every nasty input in `test_every_nasty_file_at_once_with_levers`.
     """
-    monkeypatch.setattr("llmaudit.audit.run_levers_in_two_steps", lambda early, late, counts_done=None: [])
+    monkeypatch.setattr("llmaudit.analyses.registry.run_levers_in_two_steps", lambda early, late, counts_done=None: [])
 
 
 def assert_clean_run(run: Run, files: list[Path]) -> dict[str, Any]:
