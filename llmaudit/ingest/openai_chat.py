@@ -23,7 +23,12 @@ from llmaudit.ingest.coerce import (
 )
 from llmaudit.ingest.container import Sample
 from llmaudit.ingest.interface import RawRecords, Reader, share_confidence
-from llmaudit.ingest.openai_common import apply_chat_request, apply_chat_response
+from llmaudit.ingest.openai_common import (
+    apply_chat_request,
+    apply_chat_response,
+    is_chunk_stream,
+    merge_chunks,
+)
 from llmaudit.ingest.records import Parsed, Rejection, RequestRecord
 
 REQUEST_KEYS = ("request", "request_body")
@@ -51,7 +56,10 @@ def decode_body(value: Any) -> Any:
 
 
 def _body(raw: dict[str, Any], keys: tuple[str, ...]) -> Any:
-    value = decode_body(first(*(raw.get(key) for key in keys)))
+    value = first(*(raw.get(key) for key in keys))
+    if is_chunk_stream(value):  # a streamed response, kept as its chunks
+        return merge_chunks(value)
+    value = decode_body(value)
     # Some loggers keep the HTTP envelope: {status_code, body}.
     if isinstance(value, dict) and isinstance(value.get("body"), dict | str) and "choices" not in value:
         inner = decode_body(value["body"])
@@ -123,6 +131,12 @@ class OpenAIChatReader(Reader):
         if request is not None:
             apply_chat_request(record, request)
         logged_failure = str(raw.get("status")).lower() in FAILURE_STATUSES
+        streamed = is_chunk_stream(first(*(raw.get(key) for key in RESPONSE_KEYS)))
+        if streamed:
+            record.stream = True
+            if isinstance(response, dict) and "usage" not in response and "error" not in response:
+                raise BadValue("streamed response without usage (the request did not set"
+                               " stream_options.include_usage): cannot price")
         apply_response(record, response, http_status=envelope_status(raw), logged_failure=logged_failure)
         return record
 

@@ -6,6 +6,7 @@ these two bodies, so their semantics live in one place.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from llmaudit.ingest.coerce import (
@@ -142,3 +143,86 @@ def apply_chat_response(record: RequestRecord, body: Any) -> None:
             record.output_text = "\n".join(texts) if texts else None
     record.service_tier = to_str(body.get("service_tier")) or record.service_tier
     apply_chat_usage(record, body.get("usage"))
+
+
+def is_chunk_stream(body: Any) -> bool:
+    """Streamed chat.completion.chunk objects, as a logger kept them (a list, or the server-sent events' text)."""
+    if isinstance(body, str):
+        return body.lstrip().startswith("data:") and "chat.completion.chunk" in body[:4096]
+    return isinstance(body, list) and any(isinstance(c, dict) and c.get("object") == "chat.completion.chunk"
+                                          for c in body[:3])
+
+
+def merge_chunks(body: list[Any] | str) -> dict[str, Any]:
+    """Streamed chunks as one chat.completion: content and tool-call fragments joined per choice, the last
+    finish reason, and the usage the final chunk carries (``stream_options.include_usage``; none without it)."""
+    chunks = _sse_events(body) if isinstance(body, str) else body
+    merged: dict[str, Any] = {"object": "chat.completion"}
+    choices: dict[int, _StreamedChoice] = {}
+    for chunk in chunks:
+        if not isinstance(chunk, dict):
+            continue
+        for key in ("id", "model", "created", "service_tier", "system_fingerprint", "usage", "error"):
+            if chunk.get(key) is not None:
+                merged[key] = chunk[key]
+        for choice in chunk.get("choices") or []:
+            if isinstance(choice, dict):
+                choices.setdefault(_choice_index(choice), _StreamedChoice()).add(choice)
+    merged["choices"] = [choices[i].finished(i) for i in sorted(choices)]
+    return merged
+
+
+def _sse_events(text: str) -> list[Any]:
+    """The JSON objects of server-sent events' ``data:`` lines (``[DONE]`` and broken lines left out)."""
+    events = []
+    for line in text.splitlines():
+        data = line.strip()
+        if not data.startswith("data:"):
+            continue
+        data = data[5:].strip()
+        if data and data != "[DONE]":
+            try:
+                events.append(json.loads(data))
+            except (ValueError, RecursionError):
+                continue
+    return events
+
+
+def _choice_index(choice: dict[str, Any]) -> int:
+    index = choice.get("index")
+    return index if isinstance(index, int) and not isinstance(index, bool) else 0
+
+
+class _StreamedChoice:
+    """One choice's deltas, joined: its text, its tool calls by their index, its last finish reason."""
+
+    def __init__(self) -> None:
+        self.content: list[str] = []
+        self.calls: dict[int, dict[str, Any]] = {}
+        self.finish_reason: Any = None
+
+    def add(self, choice: dict[str, Any]) -> None:
+        if choice.get("finish_reason") is not None:
+            self.finish_reason = choice["finish_reason"]
+        delta = choice.get("delta")
+        if not isinstance(delta, dict):
+            return
+        if isinstance(delta.get("content"), str):
+            self.content.append(delta["content"])
+        for call in delta.get("tool_calls") or []:
+            if not isinstance(call, dict):
+                continue
+            index = call["index"] if isinstance(call.get("index"), int) else len(self.calls)
+            kept = self.calls.setdefault(index, {"type": "function", "function": {"name": "", "arguments": ""}})
+            function = call["function"] if isinstance(call.get("function"), dict) else {}
+            for key in ("name", "arguments"):
+                if isinstance(function.get(key), str):
+                    kept["function"][key] += function[key]
+            if call.get("id") is not None:
+                kept["id"] = call["id"]
+
+    def finished(self, index: int) -> dict[str, Any]:
+        message: dict[str, Any] = {"role": "assistant", "content": "".join(self.content) or None}
+        if self.calls:
+            message["tool_calls"] = [self.calls[i] for i in sorted(self.calls)]
+        return {"index": index, "message": message, "finish_reason": self.finish_reason}

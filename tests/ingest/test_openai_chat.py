@@ -116,7 +116,23 @@ def test_helicone_style_rows_are_not_claimed(tmp_path: Path) -> None:
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(mutated_records(asset_records(HERE / "chat_logs.jsonl") + asset_records(HERE / "bare_completions.json")))
+@given(mutated_records(asset_records(HERE / "chat_logs.jsonl") + asset_records(HERE / "bare_completions.json")
+                       + asset_records(HERE / "streamed.jsonl")))
 def test_junk_in_any_field_never_raises(raw: dict) -> None:
     outputs = list(OpenAIChatReader().parse(iter([(1, raw)])))
     assert len(outputs) == 1
+
+
+def test_streamed_responses_kept_as_chunks_are_joined() -> None:
+    """A proxy that logs a stream keeps its chunks (a list, or the events' text): one request, the usage of the
+    last chunk (stream_options.include_usage), the text and tool calls joined from the deltas."""
+    text, tool, sse, bare = read_each(HERE / "streamed.jsonl", "openai_chat")
+    assert isinstance(text, RequestRecord) and isinstance(tool, RequestRecord) and isinstance(sse, RequestRecord)
+    assert (text.request_id, text.model, text.stream) == ("chatcmpl-CStream7f3kQ9wLx2mB", "gpt-4o-mini-2024-07-18", True)
+    assert (text.input_tokens, text.cache_read_tokens, text.output_tokens) == (1200, 1024, 40)
+    assert (text.output_text, text.finish_reason, text.service_tier) == ("Your order ships today.", "stop", "default")
+    assert (tool.output_text, tool.finish_reason) == ('get_order({"order_id": "A-17"})', "tool_calls")
+    assert (tool.input_tokens, tool.output_tokens) == (300, 18)
+    assert (sse.output_text, sse.input_tokens, sse.stream) == ("Your order ships today.", 1200, True)
+    assert bare == Rejection(4, "streamed response without usage (the request did not set"
+                                " stream_options.include_usage): cannot price")
