@@ -69,7 +69,8 @@ JSONL_SUFFIXES = (".jsonl", ".ndjson", ".jsonlines")
 def detect_kind(head: bytes, name: str = "") -> str:
     """Guess the container from the first bytes (and the file's name): jsonl, json or csv.
 
-    A file starting with ``{`` is JSONL when its first line is an object on its own. When that line
+    A file starting with ``{`` is JSONL when its first line is an object on its own (unless that line is the
+    whole file and wraps a list of records: an API page saved compactly). When that line
     cannot be read (cut, invalid UTF-8, longer than the head), the file is still JSONL if its name
     says so, or if most of the head's other whole lines are objects on their own: one bad line
     must cost one record, not the file. Otherwise it is one JSON document (pretty-printed).
@@ -83,7 +84,8 @@ def detect_kind(head: bytes, name: str = "") -> str:
         return "csv"
     first_line, _, rest = text.partition(b"\n")
     if _is_object(first_line):
-        return "jsonl"
+        # One line alone that wraps a list of records (an API page saved compactly: {"data": [...]}) is a document.
+        return "json" if not rest.strip() and _json_items(_decode(first_line))[1] is not None else "jsonl"
     stem = name.lower().removesuffix(".gz").removesuffix(".zst").removesuffix(".zstd")
     if stem.endswith(JSONL_SUFFIXES):
         return "jsonl"

@@ -64,3 +64,18 @@ def test_json_document_records_are_numbered_by_the_line_they_start_on() -> None:
 def test_json_document_items_of_any_kind_are_located() -> None:
     assert _lines('[1, {"a": 1}, true]') == [1, 1, 1]
     assert _lines('[\n1,\n  {"a": 1},\n"x", true]') == [2, 3, 4, 4]
+
+
+def test_an_api_page_saved_on_one_line_is_a_document(tmp_path: Path) -> None:
+    """`curl .../observations > page.json` writes {"data": [...], "meta": {...}} on one line: its items are the
+    records, as when the page is pretty-printed; a lone record on one line is still one JSONL record."""
+    assets = Path(__file__).resolve().parents[1] / "assets"
+    page = json.loads((assets / "langfuse" / "observations.json").read_text())
+    compact = json.dumps(page, separators=(",", ":")).encode()
+    assert detect_kind(compact + b"\n") == detect_kind(compact) == "json"
+    assert detect_kind(b'{"id": 1, "data": [{"a": 1}]}\n{"id": 2, "data": []}\n') == "jsonl"  # two lines: JSONL
+    assert detect_kind(b'{"model": "gpt-4o", "usage": {"prompt_tokens": 3}}\n') == "jsonl"
+    path = tmp_path / "page.json"
+    path.write_bytes(compact)
+    records = [record for _, record in iter_records(SourceFile(path.name, path), detect_kind(compact))]
+    assert records == page["data"]
