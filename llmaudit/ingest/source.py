@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import codecs
 import contextlib
 import glob
 import io
@@ -25,6 +26,10 @@ ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 READ_BUFFER = 1 << 20
 """Bytes read from a file at a time. Log lines run to many kilobytes (whole prompts): with Python's 8 KB
 default, a line spans several reads that are joined again (measured: 3.5x slower line splitting)."""
+UNICODE_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF16_LE, "utf-16"),
+                (codecs.BOM_UTF16_BE, "utf-16"))
+"""Byte-order marks of text that is not UTF-8 (PowerShell's ``>`` writes UTF-16): such a file is read as UTF-8.
+UTF-32's come first: its little-endian mark starts with UTF-16's."""
 GZIP_WBITS = 16 + zlib.MAX_WBITS
 CHUNK_BYTES = 65_536
 
@@ -94,6 +99,38 @@ class _Decompressing(io.RawIOBase):
         super().close()
 
 
+class _Transcoding(io.RawIOBase):
+    """UTF-16 or UTF-32 text (with its byte-order mark) as a UTF-8 byte stream; what does not decode becomes U+FFFD."""
+
+    def __init__(self, raw: BinaryIO, encoding: str) -> None:
+        self._raw = raw
+        self._decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
+        self._pending = memoryview(b"")
+        self._finished = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while not self._pending and not self._finished:
+            chunk = self._raw.read(CHUNK_BYTES)
+            self._finished = not chunk
+            self._pending = memoryview(self._decoder.decode(chunk, final=self._finished).encode("utf-8"))
+        size = min(len(buffer), len(self._pending))
+        buffer[:size] = self._pending[:size]
+        self._pending = self._pending[size:]
+        return size
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+
+def unicode_encoding(magic: bytes) -> str | None:
+    """utf-16 or utf-32 when the file starts with that encoding's byte-order mark; None for UTF-8 and bytes."""
+    return next((encoding for bom, encoding in UNICODE_BOMS if magic.startswith(bom)), None)
+
+
 @dataclass(frozen=True)
 class SourceFile:
     """One input file; ``name`` is what messages show, ``path`` is what is opened."""
@@ -116,6 +153,9 @@ class SourceFile:
             return io.BufferedReader(_Decompressing(raw, "gzip", lambda: zlib.decompressobj(GZIP_WBITS)), READ_BUFFER)  # type: ignore[return-value]
         if magic.startswith(ZSTD_MAGIC):
             return io.BufferedReader(_Decompressing(raw, "zstd", lambda: zstandard.ZstdDecompressor().decompressobj()), READ_BUFFER)  # type: ignore[return-value]
+        encoding = unicode_encoding(magic)
+        if encoding is not None:
+            return io.BufferedReader(_Transcoding(raw, encoding), READ_BUFFER)  # type: ignore[return-value]
         return raw
 
     def head(self, size: int = 262_144) -> bytes:
@@ -242,10 +282,10 @@ def iter_lines(source: SourceFile, span: tuple[int, int] | None = None,
 
 
 def is_compressed(source: SourceFile) -> bool:
-    """True for a gzip or zstd file (which cannot be cut into byte ranges)."""
+    """True for a file read through a decoder (gzip, zstd, UTF-16 or UTF-32 text): it cannot be cut into byte ranges."""
     with open(source.path, "rb") as probe:
         magic = probe.read(4)
-    return magic.startswith(GZIP_MAGIC) or magic.startswith(ZSTD_MAGIC)
+    return magic.startswith(GZIP_MAGIC) or magic.startswith(ZSTD_MAGIC) or unicode_encoding(magic) is not None
 
 
 def line_spans(source: SourceFile, pieces: int) -> list[tuple[int, int]]:

@@ -79,3 +79,26 @@ def test_an_api_page_saved_on_one_line_is_a_document(tmp_path: Path) -> None:
     path.write_bytes(compact)
     records = [record for _, record in iter_records(SourceFile(path.name, path), detect_kind(compact))]
     assert records == page["data"]
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-32"])
+def test_utf16_and_utf32_files_with_a_byte_order_mark_read_like_utf8(encoding: str, tmp_path: Path) -> None:
+    """PowerShell's `>` writes UTF-16 with a byte-order mark: the records are those of the UTF-8 file."""
+    from llmaudit.ingest.source import is_compressed
+
+    text = '{"model": "gpt-4o", "note": "naïve café ☕ 𝄞"}\r\n{"model": "gpt-4o-mini", "n": 2}\r\n'
+    utf8 = tmp_path / "utf8.jsonl"
+    utf8.write_text(text, encoding="utf-8")
+    other = tmp_path / f"{encoding}.jsonl"
+    data = text.encode(encoding)
+    other.write_bytes(data if encoding != "utf-16-be" else b"\xfe\xff" + data)
+    source = SourceFile(other.name, other)
+    assert detect_kind(source.head()) == "jsonl"
+    read = [record for _, record in iter_records(source, "jsonl")]
+    assert read == [record for _, record in iter_records(SourceFile(utf8.name, utf8), "jsonl")] and len(read) == 2
+    assert is_compressed(source)  # read through a decoder: never cut into byte ranges
+    csv_file = tmp_path / f"{encoding}.csv"
+    table = "model,input_tokens\r\nclaude-sonnet-4-5,12\r\n"
+    csv_file.write_bytes(table.encode(encoding) if encoding != "utf-16-be" else b"\xfe\xff" + table.encode(encoding))
+    assert [r for _, r in iter_records(SourceFile(csv_file.name, csv_file), "csv")] == [
+        {"model": "claude-sonnet-4-5", "input_tokens": "12"}]
