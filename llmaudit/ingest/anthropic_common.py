@@ -183,6 +183,8 @@ def _usage_extras(record: RequestRecord, usage: dict[str, Any]) -> None:
         record.inference_geo = geo
     server = usage.get("server_tool_use")
     if isinstance(server, dict):
+        record.web_search_requests = to_int(server.get("web_search_requests"),
+                                            "server_tool_use.web_search_requests") or 0
         for name, value in server.items():
             if isinstance(value, int) and value > 0:
                 record.metadata[f"server_tool_use.{name}"] = str(value)

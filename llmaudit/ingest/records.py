@@ -76,6 +76,8 @@ class RequestRecord:
     """The audio part of ``input_tokens`` (billed at the model's audio input price)."""
     audio_output_tokens: int = 0
     """The audio part of ``output_tokens``."""
+    web_search_requests: int = 0
+    """Searches a provider-run web search tool made (Anthropic's ``usage.server_tool_use``): billed per search."""
     cost_reported_usd: float | None = None
     request_count: int = 1
     """1 for a request; the bucket's request count for aggregate (usage export) rows."""

@@ -40,7 +40,8 @@ def _price_table(resolver: PriceResolver, keys: pl.DataFrame) -> pl.DataFrame:
             row.update(price_model=resolved.price_model, price_provider=resolved.price_provider,
                        price_source=resolved.source, price_note=resolved.note,
                        p_us_premium=provider_rules.anthropic_geo_premium(resolved.price_model),
-                       p_audio_priced=resolved.base.audio_priced, p_output_priced=resolved.base.output_priced)
+                       p_audio_priced=resolved.base.audio_priced, p_output_priced=resolved.base.output_priced,
+                       p_web_search_k=resolved.web_search_k)
             for name in PRICE_FIELDS:
                 row[f"p_{name}"] = getattr(resolved.base, name)
             for index in range(MAX_TIERS):
@@ -53,7 +54,7 @@ def _price_table(resolver: PriceResolver, keys: pl.DataFrame) -> pl.DataFrame:
         "provider": pl.String, "model": pl.String, "price_at": pl.Datetime("us", "UTC"), "price_mode": pl.String,
         "price_model": pl.String, "price_provider": pl.String, "price_source": pl.String, "price_note": pl.String,
         **{f"p_{name}": pl.Float64 for name in PRICE_FIELDS}, "p_us_premium": pl.Float64,
-        "p_audio_priced": pl.Boolean, "p_output_priced": pl.Boolean,
+        "p_audio_priced": pl.Boolean, "p_output_priced": pl.Boolean, "p_web_search_k": pl.Float64,
     }
     for index in range(MAX_TIERS):
         schema[f"t{index}_start"] = pl.Int64
@@ -66,6 +67,8 @@ PER_REQUEST_INPUT = pl.col("input_tokens") / pl.col("request_count").clip(lower_
 request, never on the bucket's sum."""
 NO_OUTPUT_PRICE_NOTE = ("genai-prices has an input price alone for the model (an embedding model): requests with"
                         " output tokens are left unpriced")
+UNPRICED_SEARCH_NOTE = ("web searches not priced: genai-prices has no per-search price for the model (the request's"
+                        " tokens are priced)")
 AUDIO_AS_TEXT_NOTE = "audio tokens priced at the text rates: genai-prices has no audio price for the model"
 AGGREGATE_TIER_NOTE = ("usage buckets of models with long-context prices: the tier is chosen on each bucket's mean"
                        " input per request (a bucket does not say which of its requests crossed the threshold)")
@@ -134,6 +137,9 @@ def compute_costs(requests: pl.DataFrame, resolver: PriceResolver, as_of: date |
     # Output a model has no price for is not free: such a request is unpriced, not priced at its input alone.
     unpriced_output = (pl.col("output_tokens") > 0) & ~pl.col("p_output_priced").fill_null(True)
     cost_out = pl.when(unpriced_output).then(None).otherwise(cost_out)
+    # A provider-run web search is billed per search, on top of the tokens its results add to the prompt.
+    searches = pl.col("web_search_requests").fill_null(0)
+    cost_search = searches * pl.col("p_web_search_k").fill_null(0.0) / 1000
     undated = (f"requests without a timestamp (batch results, some exports) priced at the prices of {fallback_day}:"
                f" {'the latest request day of the run' if dated else 'today, as no request of the run has a time'}"
                " (--as-of sets the day)")
@@ -142,6 +148,7 @@ def compute_costs(requests: pl.DataFrame, resolver: PriceResolver, as_of: date |
         (pl.col("ts").is_null() & pl.lit(as_of is None), undated),
         ((audio_in + audio_out > 0) & ~pl.col("p_audio_priced").fill_null(True), AUDIO_AS_TEXT_NOTE),
         (unpriced_output, NO_OUTPUT_PRICE_NOTE),
+        ((searches > 0) & pl.col("p_web_search_k").is_null() & pl.col("p_input").is_not_null(), UNPRICED_SEARCH_NOTE),
     ]
     notes = pl.col("price_note")
     for where, note in row_notes:
@@ -154,11 +161,13 @@ def compute_costs(requests: pl.DataFrame, resolver: PriceResolver, as_of: date |
     priced = joined.with_columns(
         cost_input_usd=pl.when(cached_by_proxy | covered).then(0.0).otherwise(cost_in),
         cost_output_usd=pl.when(cached_by_proxy | covered).then(0.0).otherwise(cost_out),
+        cost_web_search_usd=pl.when(cached_by_proxy | covered | pl.col("p_input").is_null()).then(0.0)
+        .otherwise(cost_search),
         **{f"unit_{name}": _tiered(name) for name in PRICE_FIELDS},
         price_note=notes,
     ).with_columns(
         cost_usd=pl.when(covered).then(0.0).when(reported_only).then(pl.col("cost_reported_usd")).otherwise(
-            pl.col("cost_input_usd") + pl.col("cost_output_usd")
+            pl.col("cost_input_usd") + pl.col("cost_output_usd") + pl.col("cost_web_search_usd")
         ),
         cost_source=pl.when(covered).then(pl.lit(COVERED_BY_USAGE))
         .when(reported_only).then(pl.lit("reported"))

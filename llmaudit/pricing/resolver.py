@@ -78,6 +78,9 @@ class ResolvedPrice:
     tiers: tuple[tuple[int, UnitPrices], ...] = ()
     """(threshold on total input tokens, prices for the whole request above it)."""
     note: str | None = None
+    web_search_k: float | None = None
+    """USD per 1,000 searches of the provider's web search tool (the standard price in every mode: no batch rate
+    is published for it); None when genai-prices has none."""
 
 
 def _base_and_tiers(value: Any) -> tuple[float | None, list[tuple[int, float]]]:
@@ -235,7 +238,9 @@ class PriceResolver:
             else:
                 base = base.scaled(premium)  # long-context requests keep the standard long-context price
         source = f"genai-prices {genai_prices.__version__}"
-        return ResolvedPrice(model_id, gp, source, base, tiers, "; ".join(notes) or None)
+        searches = getattr(standard, "web_searches_kcount", None)
+        return ResolvedPrice(model_id, gp, source, base, tiers, "; ".join(notes) or None,
+                             float(searches) if searches is not None else None)
 
     @staticmethod
     def _batch(

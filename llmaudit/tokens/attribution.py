@@ -21,6 +21,8 @@ from llmaudit.tokens.encodings import encoding_for_model
 
 INPUT_COMPONENTS = ("tools", "system", "history", "context", "query", "overhead", "unlogged")
 OUTPUT_COMPONENTS = ("output", "reasoning")
+PER_USE_COMPONENTS = ("web_search",)
+"""Billed per use, not per token (a provider-run web search): no tokens, their cost alone."""
 MEDIA_KINDS = ("image", "audio", "file")
 TOP_TEXTS = 10
 EXCERPT_CHARS = 160
@@ -193,13 +195,14 @@ def _price_components(frame: pl.DataFrame) -> pl.DataFrame:
     visible = (pl.col("output_tokens") - pl.col("reasoning_tokens")).cast(pl.Float64)
     costs["c_output"] = visible * pl.col("unit_output") / 1e6
     costs["c_reasoning"] = pl.col("reasoning_tokens") * pl.col("unit_reasoning") / 1e6
+    costs["c_web_search"] = pl.col("cost_web_search_usd")
     return frame.with_columns(
-        a_output=visible, a_reasoning=pl.col("reasoning_tokens").cast(pl.Float64), **costs
-    ).with_columns(pl.col(f"c_{n}").fill_null(0.0) for n in (*INPUT_COMPONENTS, *OUTPUT_COMPONENTS))
+        a_output=visible, a_reasoning=pl.col("reasoning_tokens").cast(pl.Float64), a_web_search=pl.lit(0.0), **costs
+    ).with_columns(pl.col(f"c_{n}").fill_null(0.0) for n in (*INPUT_COMPONENTS, *OUTPUT_COMPONENTS, *PER_USE_COMPONENTS))
 
 
 def _spend(frame: pl.DataFrame) -> dict[str, ComponentSpend]:
-    names = (*INPUT_COMPONENTS, *OUTPUT_COMPONENTS)
+    names = (*INPUT_COMPONENTS, *OUTPUT_COMPONENTS, *PER_USE_COMPONENTS)
     sums = frame.select(*(exact_sum(pl.col(f"a_{n}")) for n in names), *(exact_sum(pl.col(f"c_{n}")) for n in names)).row(0, named=True)
     total = sum(float(sums[f"c_{n}"] or 0.0) for n in names)
     return {

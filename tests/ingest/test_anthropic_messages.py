@@ -119,6 +119,17 @@ def test_thinking_tokens_detail_and_split_only_cache_creation() -> None:
     assert (out.output_tokens, out.reasoning_tokens, out.inference_geo) == (300, 250, "us")
 
 
+def test_web_search_requests_are_read_from_server_tool_use() -> None:
+    raw = {"id": "msg_w", "type": "message", "role": "assistant", "model": "claude-sonnet-4-5", "content": [],
+           "usage": {"input_tokens": 10_000, "output_tokens": 1_000, "server_tool_use": {"web_search_requests": 5}}}
+    (out,) = AnthropicMessagesReader().parse(iter([(1, raw)]))
+    assert isinstance(out, RequestRecord)
+    assert (out.web_search_requests, out.metadata["server_tool_use.web_search_requests"]) == (5, "5")
+    raw["usage"]["server_tool_use"] = {"web_search_requests": -1}
+    (bad,) = AnthropicMessagesReader().parse(iter([(2, raw)]))
+    assert isinstance(bad, Rejection) and "web_search_requests" in bad.reason
+
+
 def test_1h_writes_above_all_writes_are_rejected() -> None:
     raw = {"type": "message", "role": "assistant", "content": [], "usage": {
         "input_tokens": 5, "cache_creation_input_tokens": 10, "cache_creation": {"ephemeral_1h_input_tokens": 20}}}

@@ -258,3 +258,19 @@ def test_embedding_models_bill_their_input_and_output_they_have_no_price_for_is_
     report = pricing_report(odd, None)
     assert [m.model for m in report.unknown_models] == ["text-embedding-3-small"]
     assert any("input price alone" in note for note in report.notes)
+
+
+def test_web_searches_are_billed_per_search_at_the_standard_price_in_batch_too() -> None:
+    # Anthropic's web search: $10 per 1,000 searches on top of the tokens; no batch rate is published for it.
+    tokens = (10_000 * 3 + 1_000 * 15) / 1e6
+    searching = req("claude-sonnet-4-5", "anthropic", input_tokens=10_000, output_tokens=1_000, web_search_requests=5)
+    frame = priced(searching)
+    assert frame.get_column("cost_usd").item() == pytest.approx(tokens + 0.05, rel=1e-12)
+    assert frame.get_column("cost_web_search_usd").item() == pytest.approx(0.05, rel=1e-12)
+    in_batch = req("claude-sonnet-4-5", "anthropic", input_tokens=10_000, output_tokens=1_000, web_search_requests=5,
+                   is_batch=True)
+    assert cost_of(in_batch) == pytest.approx(tokens / 2 + 0.05, rel=1e-12)
+    # A model genai-prices gives no search price: its tokens are priced, and a note says the searches are not.
+    old = priced(req("claude-3-haiku-20240307", "anthropic", input_tokens=1_000, output_tokens=100, web_search_requests=2))
+    assert old.get_column("cost_usd").item() == pytest.approx((1_000 * 0.25 + 100 * 1.25) / 1e6, rel=1e-12)
+    assert "web searches not priced" in old.get_column("price_note").item()
