@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -83,6 +85,8 @@ def detect_kind(head: bytes, name: str = "") -> str:
     if text[:1] != b"{":
         return "csv"
     first_line, _, rest = text.partition(b"\n")
+    if first_line.strip() == b"{":
+        return "json"  # pretty-printed: one document, or several one after another (`jq .` output)
     if _is_object(first_line):
         # One line alone that wraps a list of records (an API page saved compactly: {"data": [...]}) is a document.
         return "json" if not rest.strip() and _json_items(_decode(first_line))[1] is not None else "jsonl"
@@ -176,6 +180,11 @@ def _iter_jsonl(source: SourceFile, span: tuple[int, int] | None,
         try:
             value = _decode(raw)  # the line's newline and any white space around it are JSON white space
         except ValueError:
+            sequence = _json_sequence(raw)  # objects glued together on one line ({...}{...}): each is a record
+            if sequence is not None:
+                for _, item in sequence:
+                    yield line_no, item if isinstance(item, dict) else Rejection(line_no, item.reason)
+                continue
             # Explained without its line end: a line cut inside a string reads "truncated", not "invalid
             # character" at the newline.
             yield line_no, Rejection(line_no, _decode_error(raw.rstrip(b"\r\n")))
@@ -193,7 +202,11 @@ def _iter_json_document(source: SourceFile) -> Iterator[tuple[int, dict[str, Any
     try:
         document = _decode(raw)
     except ValueError as exc:
-        yield 1, Rejection(1, f"{exc} (the whole JSON document is unreadable)")
+        sequence = _json_sequence(raw)
+        if sequence is None:
+            yield 1, Rejection(1, f"{exc} (the whole JSON document is unreadable)")
+        else:
+            yield from sequence
         return
     items, key = _json_items(document)
     # Each record is numbered by the line it starts on; when they cannot all be found, by its place in the list.
@@ -204,6 +217,32 @@ def _iter_json_document(source: SourceFile) -> Iterator[tuple[int, dict[str, Any
             yield line, item
         else:
             yield line, Rejection(line, f"item {index}: expected a JSON object, got {type(item).__name__}")
+
+
+_BLANK = re.compile(r"[ \t\r\n]*")
+
+
+def _json_sequence(raw: bytes) -> list[tuple[int, dict[str, Any] | Rejection]] | None:
+    """Values written one after another (`jq .` output, concatenated documents), each numbered by the line it
+    starts on; a value that does not decode ends the file with one rejection. None unless two values decode."""
+    text = raw.decode("utf-8", errors="replace")
+    decoder = json.JSONDecoder()
+    out: list[tuple[int, dict[str, Any] | Rejection]] = []
+    position, line, counted = 0, 1, 0
+    while (start := _BLANK.match(text, position).end()) < len(text):  # type: ignore[union-attr]
+        line += text.count("\n", counted, start)
+        counted = start
+        try:
+            value, position = decoder.raw_decode(text, start)
+        except (ValueError, RecursionError) as exc:
+            if len(out) < 2:
+                return None
+            reason = MAX_DEPTH_MESSAGE if isinstance(exc, RecursionError) else f"invalid JSON: {exc}"
+            out.append((line, Rejection(line, f"{reason} (from line {line} to the end of the file)")))
+            return out
+        out.append((line, value if isinstance(value, dict)
+                    else Rejection(line, f"expected a JSON object, got {type(value).__name__}")))
+    return out if len(out) >= 2 else None
 
 
 def _iter_csv(source: SourceFile) -> Iterator[tuple[int, dict[str, Any] | Rejection]]:

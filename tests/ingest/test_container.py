@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from llmaudit.ingest.container import detect_kind, iter_records
+from llmaudit.ingest.records import Rejection
 from llmaudit.ingest.source import SourceFile
 
 RECORD = json.dumps({"request": {"model": "gpt-4o"}, "response": {"usage": {"prompt_tokens": 3}}}).encode()
@@ -102,3 +103,22 @@ def test_utf16_and_utf32_files_with_a_byte_order_mark_read_like_utf8(encoding: s
     csv_file.write_bytes(table.encode(encoding) if encoding != "utf-16-be" else b"\xfe\xff" + table.encode(encoding))
     assert [r for _, r in iter_records(SourceFile(csv_file.name, csv_file), "csv")] == [
         {"model": "claude-sonnet-4-5", "input_tokens": "12"}]
+
+
+def test_pretty_printed_objects_one_after_another_are_records(tmp_path: Path) -> None:
+    """`jq . log.jsonl > log.json` writes the records pretty-printed one after another: each is a record,
+    numbered by the line it starts on; a cut last one is one rejection; objects glued on one line are records."""
+    records = [{"model": "gpt-4o", "usage": {"prompt_tokens": n}} for n in (1, 2, 3)]
+    pretty = "".join(json.dumps(r, indent=2) + "\n" for r in records).encode()
+    path = tmp_path / "log.jsonl"  # the name says JSONL; the first line says pretty-printed
+    path.write_bytes(pretty)
+    assert detect_kind(pretty, path.name) == "json"
+    read = list(iter_records(SourceFile(path.name, path), "json"))
+    assert read == [(1, records[0]), (7, records[1]), (13, records[2])]
+    path.write_bytes(pretty[:-20])
+    *good, (line, cut) = iter_records(SourceFile(path.name, path), "json")
+    assert good == read[:2] and line == 13
+    assert isinstance(cut, Rejection) and "from line 13 to the end of the file" in cut.reason
+    glued = tmp_path / "glued.jsonl"
+    glued.write_text(json.dumps(records[0]) + json.dumps(records[1]) + "\n" + json.dumps(records[2]) + "\n")
+    assert list(iter_records(SourceFile(glued.name, glued), "jsonl")) == [(1, records[0]), (1, records[1]), (2, records[2])]
