@@ -55,7 +55,7 @@ def summary_of(priced: pl.DataFrame, window: Window) -> Summary:
         failed_cost_usd=round(float(row["failed_cost"] or 0.0), 6),
         unpriced_requests=int(row["unpriced"] or 0),
         cost_per_successful_request_usd=round(cost / successful, 8) if successful > 0 else None,
-        monthly_run_rate_usd=round(cost / window.days * DAYS_PER_MONTH, 2),
+        monthly_run_rate_usd=round(cost / window.days * DAYS_PER_MONTH, 6),
     )
 
 

@@ -23,3 +23,11 @@ def test_cost_per_successful_request_leaves_out_failed_and_unpriced_requests() -
 def test_no_priced_success_means_no_per_request_figure() -> None:
     frame = priced(req("house-model-7", "acme", input_tokens=5_000, output_tokens=500))
     assert summary_of(frame, window_of(frame)).cost_per_successful_request_usd is None
+
+
+def test_the_monthly_run_rate_keeps_its_precision() -> None:
+    # $0.00105 in one day (the window is at least a day): $0.0315 a month, not $0.03.
+    frame = priced(req("gpt-4o-mini", "openai", input_tokens=3_000, output_tokens=1_000))
+    summary = summary_of(frame, window_of(frame))
+    assert summary.cost_usd == pytest.approx(0.00105)
+    assert summary.monthly_run_rate_usd == pytest.approx(0.0315, abs=1e-9)

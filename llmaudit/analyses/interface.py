@@ -49,7 +49,7 @@ class AnalysisContext:
 
     def monthly(self, amount: float) -> float:
         """An amount saved over the window, as a 30-day run-rate."""
-        return round(amount / max(self.window_days, 1.0) * DAYS_PER_MONTH, 2)
+        return round(amount / max(self.window_days, 1.0) * DAYS_PER_MONTH, 6)
 
 
 @dataclass(frozen=True)
