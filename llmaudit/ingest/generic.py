@@ -28,6 +28,7 @@ from llmaudit.ingest.coerce import (
 from llmaudit.ingest.container import Sample
 from llmaudit.ingest.interface import RawRecords, Reader
 from llmaudit.ingest.records import Message, Parsed, Rejection, RequestRecord
+from llmaudit.provider_rules import anthropic_model_key
 from llmaudit.redaction import excerpt
 
 STRING_FIELDS = (
@@ -225,10 +226,13 @@ class GenericReader(Reader):
                 raise BadValue(f"missing {name} (column {self.mapping[name]!r})")
             setattr(record, name, 0)
         assert record.input_tokens is not None and record.output_tokens is not None
-        if record.cache_read_tokens + record.cache_write_tokens > record.input_tokens:
-            raise BadValue(
-                f"cache tokens ({record.cache_read_tokens} read + {record.cache_write_tokens} written) "
-                f"exceed input_tokens {record.input_tokens}"
-            )
+        cached = record.cache_read_tokens + record.cache_write_tokens
+        if cached > record.input_tokens:
+            if (record.provider or "").lower() != "anthropic" and anthropic_model_key(record.model) is None:
+                raise BadValue(f"cache tokens ({record.cache_read_tokens} read + {record.cache_write_tokens} written)"
+                               f" exceed input_tokens {record.input_tokens}")
+            # A Claude count logged the Anthropic way (the input after the last cache breakpoint, the cache
+            # beside it) is the only one smaller than its cache parts: the whole input is their sum.
+            record.input_tokens += cached
         if record.reasoning_tokens > record.output_tokens:
             raise BadValue(f"reasoning_tokens {record.reasoning_tokens} exceed output_tokens {record.output_tokens}")

@@ -204,3 +204,20 @@ def test_cli_reads_generic_logs_with_map(run_cli) -> None:
     assert data is not None
     assert data["ingest"]["files"][0]["format"] == "generic"
     assert (data["ingest"]["requests"], data["ingest"]["rejected"]) == (4, 4)
+
+
+def test_claude_rows_logged_the_anthropic_way_are_normalised(tmp_path: Path) -> None:
+    """A Claude row whose cache reads exceed its input count was logged the Anthropic way (the input after the last
+    cache breakpoint): the whole input is their sum. Any other model's such row stays an error."""
+    path = tmp_path / "calls.csv"
+    path.write_text("call_id,created,llm,vendor,tokens_in,tokens_cached,tokens_out,outcome\n"
+                    "a-1,2025-09-02 10:15:03,claude-sonnet-4,,200,8000,100,success\n"
+                    "a-2,2025-09-02 10:15:04,us.anthropic.claude-3-7-sonnet-20250219-v1:0,aws,50,900,10,success\n"
+                    "a-3,2025-09-02 10:15:05,gpt-4o-mini,openai,200,256,12,success\n")
+    mapping = parse_mapping("request_id=call_id,ts=created,model=llm,provider=vendor,input_tokens=tokens_in,"
+                            "cache_read_tokens=tokens_cached,output_tokens=tokens_out,status=outcome")
+    parsed = _parse(path, mapping)
+    claude, bedrock, openai = parsed[2], parsed[3], parsed[4]
+    assert isinstance(claude, RequestRecord) and (claude.input_tokens, claude.cache_read_tokens) == (8200, 8000)
+    assert isinstance(bedrock, RequestRecord) and bedrock.input_tokens == 950
+    assert isinstance(openai, Rejection) and "exceed input_tokens 200" in openai.reason
