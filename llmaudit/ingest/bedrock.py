@@ -22,6 +22,7 @@ from llmaudit.ingest.coerce import (
     first,
     flat_metadata,
     get_path,
+    media_part,
     to_float,
     to_int,
     to_parameter,
@@ -81,7 +82,7 @@ def _converse_block(role: str, block: dict[str, Any]) -> Message | None:
     """One Converse content block that is not plain text; None for cache points."""
     for name, kind in MEDIA_BLOCKS.items():
         if name in block:
-            return Message(role=role, text=f"[{kind}]", kind=kind)
+            return media_part(role, kind, block[name])
     if isinstance(block.get("toolUse"), dict):
         use = block["toolUse"]
         return Message(role=role, text=f"{use.get('name', '')}({canonical_json(use.get('input', {}))})", kind="tool_call")

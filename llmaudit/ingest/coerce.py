@@ -5,6 +5,7 @@ Each raises ``BadValue`` with a user-readable reason; readers turn it into a `Re
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import time
@@ -259,6 +260,13 @@ NON_TEXT_PART_TYPES = {
 }
 
 
+def media_part(role: str, kind: str, payload: Any) -> Message:
+    """A placeholder for an image, audio clip or file: its kind and a digest of what the log holds of it (the data,
+    its URL or file id), so two requests with different images are never the same input."""
+    digest = hashlib.blake2b(canonical_json(payload).encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
+    return Message(role=role, text=f"[{kind} {digest}]", kind=kind)
+
+
 def content_parts(role: str, content: Any) -> list[Message]:
     """Split an OpenAI/Anthropic content value (string or list of parts) into messages.
 
@@ -293,7 +301,7 @@ def content_parts(role: str, content: Any) -> list[Message]:
             texts.append(text if isinstance(text, str) else canonical_json(text))
         elif ptype in NON_TEXT_PART_TYPES:
             flush()
-            out.append(Message(role=role, text=f"[{NON_TEXT_PART_TYPES[ptype]}]", kind=NON_TEXT_PART_TYPES[ptype]))
+            out.append(media_part(role, NON_TEXT_PART_TYPES[ptype], part))
         elif ptype == "tool_use":
             flush()
             call = f"{part.get('name', '')}({canonical_json(part.get('input', {}))})"

@@ -23,6 +23,7 @@ from llmaudit.ingest.coerce import (
     canonical_json,
     first,
     flat_metadata,
+    media_part,
     to_float,
     to_int,
     to_parameter,
@@ -131,8 +132,7 @@ def _special_part(role: str, part: dict[str, Any]) -> Message:
         return Message(role=role, text=str(part.get("text") or ""), kind="thinking")
     media = first(field(part, "inlineData"), field(part, "fileData"))
     if media is not None:
-        kind = _media_kind(media)
-        return Message(role=role, text=f"[{kind}]", kind=kind)
+        return media_part(role, _media_kind(media), media)
     call = field(part, "functionCall")
     if isinstance(call, dict):
         return Message(role=role, text=f"{call.get('name', '')}({canonical_json(call.get('args', {}))})", kind="tool_call")

@@ -114,3 +114,20 @@ def test_the_key_follows_seq_not_row_order() -> None:
         shuffled = AnalysisContext(context.requests, context.messages.sample(fraction=1.0, shuffle=True, seed=seed),
                                    context.texts, context.window_days, context.config)
         assert ExactCacheLever().run(shuffled).affected_requests == 2
+
+
+def test_the_same_question_about_another_image_is_not_a_hit() -> None:
+    """Media parts carry a digest of their data: a receipt photo is part of the input like any text."""
+    from llmaudit.ingest.coerce import content_parts
+
+    def about(index: int, image: str) -> RequestRecord:
+        record = request(index, index, "unused")
+        record.messages = content_parts("user", [
+            {"type": "text", "text": "What is the total on this receipt?"},
+            {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{image}"}},
+        ])
+        return record
+
+    result = ExactCacheLever().run(context_for([about(0, "iVBORw0KGgoAAA"), about(1, "iVBORw0KGgoBBB"),
+                                                about(2, "iVBORw0KGgoAAA")]))
+    assert result.affected_requests == 1  # only the second photo of the first receipt

@@ -55,7 +55,7 @@ def test_function_calling_parts(logs: list[Parsed]) -> None:
         Message("assistant", 'get_forecast({"city":"Porto","days":1})', "tool_call"),
         Message("tool", '{"high_c":21,"rain":0.1}', "tool_result"),
         Message("user", "And Faro?"),
-        Message("user", "[image]", "image"),
+        Message("user", "[image 9b082b7d16dd0758]", "image"),  # a digest of its data: two images never match
     ]
     assert len(record.tools) == 1 and '"name":"get_forecast"' in record.tools[0]
     assert (record.finish_reason, record.output_text) == ("tool_calls", 'get_forecast({"city":"Faro","days":1})')
