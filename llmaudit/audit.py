@@ -86,11 +86,13 @@ def run_audit(config: AuditConfig, on_progress: Progress | None = None) -> Audit
     prompt_texts = texts.select("text_hash", "text")
 
     def with_tokens() -> AnalysisContext:
-        return AnalysisContext(priced, pending.finish()[1], prompt_texts, window.days, config.levers, patterns)
+        return AnalysisContext(priced, pending.finish()[1], prompt_texts, window.days, config.levers, patterns,
+                               pending.media_parts)
 
     try:
         levers = run_levers_in_two_steps(
-            AnalysisContext(priced, pending.prompt_parts, prompt_texts, window.days, config.levers, patterns), with_tokens,
+            AnalysisContext(priced, pending.prompt_parts, prompt_texts, window.days, config.levers, patterns,
+                            pending.media_parts), with_tokens,
             pending.wait_for_counts)
         attribution = pending.finish()[0]
     finally:

@@ -1,6 +1,7 @@
 """Exact response cache: identical requests answered from a cache instead of the model.
 
-Key = model + the full input (every message, tool schemas) + the parameters that change the
+Key = model + the full input (every message, tool schemas, a digest of each image, audio clip or
+file) + the parameters that change the
 answer (temperature, top_p, max_tokens, seed). Requests are replayed in time order; the first
 occurrence is a miss that fills the cache, later identical requests within the TTL of that
 fill are hits and cost nothing. Hits at temperature 0 are safe; hits at other temperatures
@@ -19,6 +20,7 @@ from llmaudit.redaction import excerpt
 from llmaudit.sums import exact_sum, series_sum
 
 TOP_REPEATED = 10
+PART_COLUMNS = ["request_id", "seq", "role", "kind", "component", "text_hash"]
 CACHE_KEY_SEED = 7
 EXCERPT_CHARS = 120
 
@@ -52,7 +54,10 @@ class ExactCacheLever(Lever):
             & pl.col("cost_usd").is_not_null()
         ).select("request_id", "ts", "model", "feature", "tools_hash", "temperature", "top_p", "max_tokens", "seed",
                  "cost_usd")  # only what the replay reads: the joins below copy every column they carry
-        keys = input_keys(context.messages)
+        parts = context.messages.select(PART_COLUMNS)
+        if context.media is not None and context.media.height:
+            parts = pl.concat([parts, context.media.select(PART_COLUMNS)])  # a different image: a different input
+        keys = input_keys(parts)
         candidates = requests.join(keys, on="request_id", how="inner")
         if candidates.height == 0:
             return self.skipped(context, "no request in these logs carries its prompt text")

@@ -46,6 +46,9 @@ class AnalysisContext:
     config: LeverConfig = field(default_factory=LeverConfig)
     context_patterns: tuple[re.Pattern[str], ...] = ()
     """The user's own markers of retrieved context in user messages (`context_patterns`), compiled."""
+    media: pl.DataFrame | None = None
+    """request_id, seq, role, kind, component, text_hash of the prompts' images, audio and files (no tokens: a
+    placeholder text with a digest of the data, `coerce.media_part`); None when not given."""
 
     def monthly(self, amount: float) -> float:
         """An amount saved over the window, as a 30-day run-rate."""

@@ -72,6 +72,9 @@ class SemanticCacheLever(Lever):
             (pl.col("status") == "ok") & ~pl.col("is_aggregate") & pl.col("ts").is_not_null()
             & pl.col("cost_usd").is_not_null()
         ).select("request_id", "ts", "model", "tools_hash", "feature", "cost_usd", "output_hash")
+        if context.media is not None and context.media.height:
+            # A question about an image, a recording or a file: the text alone says nothing of what is asked about.
+            requests = requests.join(context.media.select("request_id").unique(), on="request_id", how="anti")
         with_text = requests.join(turn_counts(context.messages), on="request_id", how="inner")
         if with_text.height == 0:
             return self.skipped(context, "no request in these logs carries its prompt text")
@@ -104,7 +107,8 @@ class SemanticCacheLever(Lever):
             affected_requests=hits.height,
             confidence="estimated",
             assumptions=[
-                f"only stateless requests (no earlier turns) with a user query are cached ({replayed.height} of"
+                f"only stateless requests (no earlier turns) with a user query and no image, audio or file are"
+                f" cached ({replayed.height} of"
                 f" {context.requests.height}); the cache is scoped by model, system prompt, tool definitions and retrieved context",
                 f"a request is a hit when an earlier request of its scope within {config.semantic_cache_ttl_hours:g} h"
                 f" has a question (the query without context blocks) with cosine >= {threshold:g} ({self.encoder.name}); every request fills the cache",

@@ -290,6 +290,7 @@ class PendingAttribution:
         self._text_msgs, self._media = _prompt_parts(priced, messages, self._model_enc)
         self._job = _start_counts(self._text_msgs, texts, patterns)
         self.prompt_parts = self._text_msgs.select("request_id", "seq", "role", "kind", "component", "text_hash")
+        self.media_parts = self._media.select("request_id", "seq", "role", "kind", "component", "text_hash")
         self._finished: tuple[Attribution, pl.DataFrame] | None = None
 
     def wait_for_counts(self) -> None:

@@ -13,7 +13,7 @@ from llmaudit.ingest.records import Message, RequestRecord
 from llmaudit.pricing.costs import compute_costs
 from llmaudit.pricing.resolver import PriceResolver
 from llmaudit.table import TableBuilder
-from llmaudit.tokens.attribution import attribute
+from llmaudit.tokens.attribution import MEDIA_KINDS, attribute
 
 START = datetime(2025, 9, 1, 9, tzinfo=UTC)
 SYSTEM = "You classify support tickets into billing, shipping, bug or other. Reply with one word."
@@ -34,8 +34,9 @@ def context_for(records: list[RequestRecord], ttl_hours: float = 24.0) -> Analys
         builder.add(record, "test", "t.jsonl")
     priced = compute_costs(builder.requests_frame(), PriceResolver(), None)
     _, message_tokens = attribute(priced, builder.messages_frame(), builder.texts_frame())
+    media = builder.messages_frame().filter(pl.col("kind").is_in(MEDIA_KINDS))
     return AnalysisContext(priced, message_tokens, builder.texts_frame().select("text_hash", "text"), 30.0,
-                           LeverConfig(exact_cache_ttl_hours=ttl_hours))
+                           LeverConfig(exact_cache_ttl_hours=ttl_hours), media=media)
 
 
 def test_planted_duplicates() -> None:

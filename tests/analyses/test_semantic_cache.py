@@ -29,7 +29,7 @@ from llmaudit.ingest.records import Message, RequestRecord
 from llmaudit.pricing.costs import compute_costs
 from llmaudit.pricing.resolver import PriceResolver
 from llmaudit.table import TableBuilder, shown_id
-from llmaudit.tokens.attribution import attribute
+from llmaudit.tokens.attribution import MEDIA_KINDS, attribute
 
 START = datetime(2025, 9, 1, 9, tzinfo=UTC)
 SUPPORT = "You are Acme's support assistant. Answer in two sentences."
@@ -57,8 +57,9 @@ def context_for(records: list[RequestRecord], **config: object) -> AnalysisConte
         builder.add(record, "test", "t.jsonl")
     priced = compute_costs(builder.requests_frame(), PriceResolver(), None)
     _, message_tokens = attribute(priced, builder.messages_frame(), builder.texts_frame())
+    media = builder.messages_frame().filter(pl.col("kind").is_in(MEDIA_KINDS))
     return AnalysisContext(priced, message_tokens, builder.texts_frame().select("text_hash", "text"), 30.0,
-                           LeverConfig(semantic_thresholds=THRESHOLDS, **config))  # type: ignore[arg-type]
+                           LeverConfig(semantic_thresholds=THRESHOLDS, **config), media=media)  # type: ignore[arg-type]
 
 
 def cost_of(context: AnalysisContext, *request_ids: str) -> float:
@@ -302,3 +303,18 @@ def test_the_users_context_markers_take_the_documents_out_of_the_question() -> N
 
     assert hits_at_lowest(plain) == 0
     assert hits_at_lowest(marked) == 1
+
+
+def test_questions_about_images_are_not_semantic_hits() -> None:
+    """The same words about two photos ask about two things: requests with media are left out."""
+    import dataclasses
+
+    context = context_for([request(i, i, "What is the total on this receipt?") for i in range(3)]
+                          + [request(10 + i, 10 + i, RESET) for i in range(2)])
+    assert SemanticCacheLever().run(context).affected_requests == 3  # without their images: 2 + 1 hits
+    photos = context.requests.head(3).select("request_id", seq=pl.lit(2, pl.Int32), role=pl.lit("user"),
+                                             kind=pl.lit("image"), component=pl.lit("query"),
+                                             text_hash=pl.Series([f"{i:032x}" for i in range(3)]))
+    result = SemanticCacheLever().run(dataclasses.replace(context, media=photos))
+    assert result.affected_requests == 1  # the repeated password question alone
+    assert "no image, audio or file" in result.assumptions[0]
