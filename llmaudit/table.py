@@ -56,6 +56,7 @@ REQUEST_SCHEMA: dict[str, Any] = {
     "reasoning_tokens": pl.Int64,
     "audio_input_tokens": pl.Int64,
     "audio_output_tokens": pl.Int64,
+    "output_params": pl.String,
     "web_search_requests": pl.Int64,
     "cost_reported_usd": pl.Float64,
     "request_count": pl.Int64,

@@ -1,11 +1,12 @@
 """Exact response cache: identical requests answered from a cache instead of the model.
 
 Key = model + the full input (every message, tool schemas, a digest of each image, audio clip or
-file) + the parameters that change the
-answer (temperature, top_p, max_tokens, seed). Requests are replayed in time order; the first
-occurrence is a miss that fills the cache, later identical requests within the TTL of that
-fill are hits and cost nothing. Hits at temperature 0 are safe; hits at other temperatures
-would replace a fresh sample with a stored one, so they are reported apart.
+file) + the parameters that change the answer (temperature, top_p, max_tokens, seed, and the rest
+the readers keep as ``output_params``: response format, stop sequences, n, tool choice, penalties,
+reasoning effort...). Requests are replayed in time order; the first occurrence is a miss that
+fills the cache, later identical requests within the TTL of that fill are hits and cost nothing.
+Hits at temperature 0 are safe; hits at other temperatures would replace a fresh sample with a
+stored one, so they are reported apart.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ class ExactCacheLever(Lever):
             (pl.col("status") == "ok") & ~pl.col("is_aggregate") & pl.col("ts").is_not_null()
             & pl.col("cost_usd").is_not_null()
         ).select("request_id", "ts", "model", "feature", "tools_hash", "temperature", "top_p", "max_tokens", "seed",
-                 "cost_usd")  # only what the replay reads: the joins below copy every column they carry
+                 "output_params", "cost_usd")  # only what the replay reads: the joins below copy every column they carry
         parts = context.messages.select(PART_COLUMNS)
         if context.media is not None and context.media.height:
             parts = pl.concat([parts, context.media.select(PART_COLUMNS)])  # a different image: a different input
@@ -64,7 +65,8 @@ class ExactCacheLever(Lever):
         ttl = timedelta(hours=context.config.exact_cache_ttl_hours)
         keyed = candidates.with_columns(
             # One 64-bit key of everything that must match (see input_keys for the odds of a false match).
-            cache_key=pl.struct("model", "parts", "tools_hash", "temperature", "top_p", "max_tokens", "seed")
+            cache_key=pl.struct("model", "parts", "tools_hash", "temperature", "top_p", "max_tokens", "seed",
+                                "output_params")
             .hash(CACHE_KEY_SEED),
             deterministic=pl.col("temperature").fill_null(-1.0) == 0.0,
         ).sort(["ts", "request_id"])

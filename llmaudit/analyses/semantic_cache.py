@@ -1,7 +1,8 @@
 """Semantic response cache: a stateless request answered with the stored answer to a similar query.
 
 Only stateless requests (no earlier turns) that carry a query text are replayed, and the cache
-is scoped by model, system prompt, tool definitions and the retrieved context inside the query:
+is scoped by model, system prompt, tool definitions, the settings that change the answer
+(`RequestRecord.output_params`) and the retrieved context inside the query:
 the same question under another system prompt, or about other documents, is a different
 request. Each question (the query without its context blocks) is vectorised
 (`similarity.QueryEncoder`, TF-IDF of word and character n-grams by default) and compared with
@@ -71,7 +72,7 @@ class SemanticCacheLever(Lever):
         requests = context.requests.filter(
             (pl.col("status") == "ok") & ~pl.col("is_aggregate") & pl.col("ts").is_not_null()
             & pl.col("cost_usd").is_not_null()
-        ).select("request_id", "ts", "model", "tools_hash", "feature", "cost_usd", "output_hash")
+        ).select("request_id", "ts", "model", "tools_hash", "output_params", "feature", "cost_usd", "output_hash")
         if context.media is not None and context.media.height:
             # A question about an image, a recording or a file: the text alone says nothing of what is asked about.
             requests = requests.join(context.media.select("request_id").unique(), on="request_id", how="anti")
@@ -83,7 +84,8 @@ class SemanticCacheLever(Lever):
             .join(query_texts(context.messages, context.texts, context.context_patterns), on="request_id", how="inner")
             .filter(pl.col("query_start").is_not_null())
             .join(system_keys(context.messages), on="request_id", how="left")
-            .select("request_id", "ts", "model", "system_key", "tools_hash", "feature", "cost_usd", "output_hash",
+            .select("request_id", "ts", "model", "system_key", "tools_hash", "output_params", "feature", "cost_usd",
+                    "output_hash",
                     "query_hash", "question", "context_key")
         )
         release_pages()  # the query texts are split and copied: their pages can go before the vectors are built
@@ -109,7 +111,8 @@ class SemanticCacheLever(Lever):
             assumptions=[
                 f"only stateless requests (no earlier turns) with a user query and no image, audio or file are"
                 f" cached ({replayed.height} of"
-                f" {context.requests.height}); the cache is scoped by model, system prompt, tool definitions and retrieved context",
+                f" {context.requests.height}); the cache is scoped by model, system prompt, tool definitions, retrieved context and the"
+                f" settings that change the answer (response format, stop sequences...)",
                 f"a request is a hit when an earlier request of its scope within {config.semantic_cache_ttl_hours:g} h"
                 f" has a question (the query without context blocks) with cosine >= {threshold:g} ({self.encoder.name}); every request fills the cache",
                 "a hit costs nothing and its cached answer is assumed acceptable; cache storage, vectorising and"
@@ -152,7 +155,8 @@ class SemanticCacheLever(Lever):
         ordered = stateless.with_columns(
             # A 64-bit key: the scope strings of a million requests were 100 MB in each frame below.
             scope=pl.struct(pl.col("model").fill_null(""), pl.col("system_key").fill_null(0),
-                            pl.col("tools_hash").fill_null(""), pl.col("context_key").fill_null("")).hash(SCOPE_SEED),
+                            pl.col("tools_hash").fill_null(""), pl.col("context_key").fill_null(""),
+                            pl.col("output_params").fill_null("")).hash(SCOPE_SEED),
             question=pl.col("question").fill_null(""),
             micros=pl.col("ts").dt.epoch("us"),
             seconds=pl.col("ts").dt.epoch("us").cast(pl.Float64) / 1e6,

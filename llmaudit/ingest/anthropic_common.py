@@ -21,6 +21,7 @@ from llmaudit.ingest.coerce import (
     first,
     flat_metadata,
     get_path,
+    output_params,
     to_bool,
     to_float,
     to_int,
@@ -36,6 +37,8 @@ FINISH_REASONS = {
     "refusal": "content_filter", "model_context_window_exceeded": "length",
 }
 UNKNOWN_GEO = frozenset({"", "not_available"})
+MESSAGES_OUTPUT_PARAMS = ("stop_sequences", "tool_choice", "top_k", "thinking", "output_format", "output_config")
+"""Messages API parameters that change the answer, besides those with a column of their own."""
 
 
 def decode_body(value: Any) -> Any:
@@ -137,6 +140,7 @@ def apply_request(record: RequestRecord, body: Any) -> None:
         record.metadata["thinking"] = str(thinking.get("type") or "enabled")
         if thinking.get("budget_tokens") is not None:
             record.metadata["thinking_budget_tokens"] = str(thinking["budget_tokens"])
+    record.output_params = output_params(body, MESSAGES_OUTPUT_PARAMS)
     breakpoints = cache_breakpoints(body)
     if breakpoints:
         record.metadata["cache_breakpoints"] = str(breakpoints)

@@ -23,6 +23,7 @@ from llmaudit.ingest.coerce import (
     flat_metadata,
     get_path,
     media_part,
+    output_params,
     to_float,
     to_int,
     to_parameter,
@@ -42,6 +43,10 @@ FINISH_REASONS = {
     "max_tokens": "length", "length": "length", "tool_use": "tool_calls",
     "content_filtered": "content_filter", "guardrail_intervened": "content_filter",
 }
+BEDROCK_OWN_COLUMNS = frozenset({"temperature", "topP", "maxTokens", "maxTokenCount"})
+BEDROCK_OUTPUT_PARAMS = ("stop_sequences", "top_k", "tool_choice", "thinking", "additionalModelRequestFields",
+                         "toolConfig", "stopSequences", "stop")
+"""Request fields that change the answer (Converse's and the models' own bodies), besides those with a column."""
 MEDIA_BLOCKS = {"image": "image", "document": "file", "video": "file", "audio": "audio"}
 PROMPT_KEYS = ("prompt", "inputText", "message")
 
@@ -168,6 +173,10 @@ def apply_input_body(record: RequestRecord, body: Any) -> None:
     record.max_tokens = to_parameter(
         first(body.get("max_tokens"), body.get("max_gen_len"), get_path(config, "maxTokens"), get_path(config, "maxTokenCount"))
     )
+    settings = {"inference": {k: v for k, v in config.items() if k not in BEDROCK_OWN_COLUMNS}} \
+        if isinstance(config, dict) else {}
+    settings.update({k: body[k] for k in BEDROCK_OUTPUT_PARAMS if body.get(k) is not None})
+    record.output_params = output_params(settings, tuple(sorted(settings))) if any(settings.values()) else None
     if body.get("anthropic_version") is not None:
         record.endpoint = "messages"
 

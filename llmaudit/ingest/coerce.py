@@ -260,6 +260,15 @@ NON_TEXT_PART_TYPES = {
 }
 
 
+def output_params(body: Any, keys: tuple[str, ...]) -> str | None:
+    """The request parameters among ``keys`` that change the answer (response format, stop sequences, tool choice,
+    penalties, reasoning effort...), as canonical JSON; None when the body sets none of them."""
+    if not isinstance(body, dict):
+        return None
+    found = {key: body[key] for key in keys if body.get(key) is not None}
+    return canonical_json(found) if found else None
+
+
 def media_part(role: str, kind: str, payload: Any) -> Message:
     """A placeholder for an image, audio clip or file: its kind and a digest of what the log holds of it (the data,
     its URL or file id), so two requests with different images are never the same input."""

@@ -24,6 +24,7 @@ from llmaudit.ingest.coerce import (
     first,
     flat_metadata,
     media_part,
+    output_params,
     to_float,
     to_int,
     to_parameter,
@@ -180,6 +181,13 @@ def model_name(value: Any) -> str | None:
     return text.rsplit("models/", 1)[-1] if text else None
 
 
+GEMINI_OWN_COLUMNS = frozenset({"temperature", "topP", "top_p", "maxOutputTokens", "max_output_tokens", "seed",
+                                "systemInstruction", "system_instruction", "tools", "labels", "httpOptions",
+                                "http_options"})
+"""generationConfig (or the SDK's config) keys with a column of their own, or no effect on the answer: every other
+one (stop sequences, response schema, candidate count, thinking budget...) changes it."""
+
+
 def apply_request(record: RequestRecord, body: Any) -> None:
     """Prompt, tools, parameters and labels from a generateContent request body."""
     if not isinstance(body, dict):
@@ -195,6 +203,11 @@ def apply_request(record: RequestRecord, body: Any) -> None:
     record.top_p = to_float(field(config, "topP"), "generationConfig.topP")
     record.max_tokens = to_parameter(field(config, "maxOutputTokens"))
     record.seed = to_parameter(field(config, "seed"))
+    settings = {key: value for key, value in (config.items() if isinstance(config, dict) else ())
+                if key not in GEMINI_OWN_COLUMNS}
+    settings.update({key: body[key] for key in ("toolConfig", "tool_config", "safetySettings", "safety_settings")
+                     if body.get(key) is not None})
+    record.output_params = output_params(settings, tuple(sorted(settings)))
     # Vertex labels are how teams attribute Gemini spend.
     if isinstance(body.get("labels"), dict):
         record.metadata.update(flat_metadata(body["labels"]))

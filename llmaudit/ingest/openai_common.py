@@ -16,6 +16,7 @@ from llmaudit.ingest.coerce import (
     first,
     flat_metadata,
     get_path,
+    output_params,
     to_bool,
     to_float,
     to_int,
@@ -61,6 +62,12 @@ def tool_schemas(tools: Any) -> list[str]:
     return [canonical_json(tool) for tool in tools if isinstance(tool, dict)]
 
 
+CHAT_OUTPUT_PARAMS = ("response_format", "n", "stop", "tool_choice", "parallel_tool_calls", "functions_call",
+                      "function_call", "frequency_penalty", "presence_penalty", "logit_bias", "logprobs", "top_logprobs",
+                      "reasoning_effort", "verbosity", "modalities", "audio", "prediction", "web_search_options")
+"""Chat Completions parameters that change the answer, besides those with a column of their own."""
+
+
 def apply_chat_request(record: RequestRecord, body: Any) -> None:
     """Fill a record's prompt and parameters from a Chat Completions request body."""
     if not isinstance(body, dict):
@@ -78,6 +85,7 @@ def apply_chat_request(record: RequestRecord, body: Any) -> None:
     if isinstance(body.get("metadata"), dict):
         record.metadata.update(flat_metadata(body["metadata"]))
     record.service_tier = record.service_tier or to_str(body.get("service_tier"))
+    record.output_params = output_params(body, CHAT_OUTPUT_PARAMS)
 
 
 def apply_chat_usage(record: RequestRecord, usage: Any) -> None:

@@ -19,6 +19,7 @@ from llmaudit.ingest.coerce import (
     first,
     flat_metadata,
     get_path,
+    output_params,
     to_bool,
     to_float,
     to_parameter,
@@ -127,6 +128,12 @@ def output_text(output: Any) -> tuple[str | None, bool]:
     return ("\n".join(texts) if texts else None), called
 
 
+RESPONSES_OUTPUT_PARAMS = ("text", "reasoning", "tool_choice", "parallel_tool_calls", "top_logprobs", "truncation",
+                           "include", "prompt")
+"""Responses API parameters that change the answer, besides those with a column of their own (``prompt``: a
+stored prompt template and its variables)."""
+
+
 def apply_responses_request(record: RequestRecord, body: dict[str, Any]) -> None:
     """Prompt and parameters from a request body, or those a response object echoes back."""
     instructions = response_input(body.get("instructions"), default_role="system")
@@ -148,6 +155,7 @@ def apply_responses_request(record: RequestRecord, body: dict[str, Any]) -> None
         # The earlier turns live server-side: the logged prompt is only this turn.
         record.metadata["previous_response_id"] = str(body["previous_response_id"])
     record.service_tier = record.service_tier or to_str(body.get("service_tier"))
+    record.output_params = record.output_params or output_params(body, RESPONSES_OUTPUT_PARAMS)
 
 
 def apply_responses_response(record: RequestRecord, body: Any) -> None:

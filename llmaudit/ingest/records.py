@@ -76,6 +76,10 @@ class RequestRecord:
     """The audio part of ``input_tokens`` (billed at the model's audio input price)."""
     audio_output_tokens: int = 0
     """The audio part of ``output_tokens``."""
+    output_params: str | None = None
+    """Canonical JSON of the request parameters that change the answer besides temperature, top_p, max_tokens and
+    seed (response format, stop sequences, n, tool choice, penalties, reasoning effort...): part of the exact
+    cache's key."""
     web_search_requests: int = 0
     """Searches a provider-run web search tool made (Anthropic's ``usage.server_tool_use``): billed per search."""
     cost_reported_usd: float | None = None

@@ -132,3 +132,13 @@ def test_the_same_question_about_another_image_is_not_a_hit() -> None:
     result = ExactCacheLever().run(context_for([about(0, "iVBORw0KGgoAAA"), about(1, "iVBORw0KGgoBBB"),
                                                 about(2, "iVBORw0KGgoAAA")]))
     assert result.affected_requests == 1  # only the second photo of the first receipt
+
+
+def test_settings_that_change_the_answer_are_part_of_the_key() -> None:
+    """JSON mode, stop sequences, n or a reasoning effort make another answer of the same prompt."""
+    records = [request(i, i, "Summarise ticket 4411") for i in range(5)]
+    records[1].output_params = '{"response_format":{"type":"json_object"}}'
+    records[2].output_params = '{"stop":["\\n"]}'
+    records[3].output_params = '{"reasoning_effort":"high"}'
+    result = ExactCacheLever().run(context_for(records))
+    assert result.affected_requests == 1  # the fifth alone repeats the first

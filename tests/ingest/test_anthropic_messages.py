@@ -160,3 +160,13 @@ def test_does_not_claim_other_formats(path: Path) -> None:
 def test_junk_in_any_field_never_raises(raw: dict) -> None:
     outputs = list(AnthropicMessagesReader().parse(iter([(1, raw)])))
     assert len(outputs) == 1
+
+
+def test_settings_that_change_the_answer_are_kept() -> None:
+    from llmaudit.ingest.anthropic_common import apply_request
+
+    record = RequestRecord(source_line=1)
+    apply_request(record, {"model": "claude-sonnet-4-5", "max_tokens": 100, "messages": [],
+                           "stop_sequences": ["</answer>"], "thinking": {"type": "enabled", "budget_tokens": 2048}})
+    assert record.output_params == \
+        '{"stop_sequences":["</answer>"],"thinking":{"budget_tokens":2048,"type":"enabled"}}'

@@ -147,3 +147,14 @@ def test_does_not_claim_other_formats(path: Path) -> None:
 def test_junk_in_any_field_never_raises(raw: dict) -> None:
     outputs = list(GeminiReader().parse(iter([(1, raw)])))
     assert len(outputs) == 1
+
+
+def test_settings_that_change_the_answer_are_kept() -> None:
+    from llmaudit.ingest.gemini import apply_request
+
+    record = RequestRecord(source_line=1)
+    apply_request(record, {"contents": "Hi", "generationConfig": {"temperature": 0, "maxOutputTokens": 50,
+                                                                  "responseMimeType": "application/json",
+                                                                  "stopSequences": ["END"]}})
+    assert record.output_params == '{"responseMimeType":"application/json","stopSequences":["END"]}'
+    assert (record.temperature, record.max_tokens) == (0.0, 50)

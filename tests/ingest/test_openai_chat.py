@@ -136,3 +136,15 @@ def test_streamed_responses_kept_as_chunks_are_joined() -> None:
     assert (sse.output_text, sse.input_tokens, sse.stream) == ("Your order ships today.", 1200, True)
     assert bare == Rejection(4, "streamed response without usage (the request did not set"
                                 " stream_options.include_usage): cannot price")
+
+
+def test_settings_that_change_the_answer_are_kept() -> None:
+    from llmaudit.ingest.openai_common import apply_chat_request
+
+    record = RequestRecord(source_line=1)
+    apply_chat_request(record, {"model": "gpt-4o", "messages": [], "temperature": 0, "n": 3, "stop": ["END"],
+                                "response_format": {"type": "json_object"}, "reasoning_effort": None})
+    assert record.output_params == '{"n":3,"response_format":{"type":"json_object"},"stop":["END"]}'
+    plain = RequestRecord(source_line=2)
+    apply_chat_request(plain, {"model": "gpt-4o", "messages": [], "temperature": 0, "max_tokens": 10})
+    assert plain.output_params is None
