@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import gc
 import importlib
 import tempfile
@@ -67,6 +68,7 @@ def run_audit(config: AuditConfig, on_progress: Progress | None = None) -> Audit
     from llmaudit import breakdown as bd
     from llmaudit.analyses.interface import AnalysisContext
     from llmaudit.analyses.registry import run_levers_in_two_steps
+    from llmaudit.analyses.stacking import stack
     from llmaudit.pricing.costs import compute_costs
     from llmaudit.pricing.report import pricing_report
     from llmaudit.pricing.resolver import PriceResolver
@@ -90,10 +92,11 @@ def run_audit(config: AuditConfig, on_progress: Progress | None = None) -> Audit
                                pending.media_parts)
 
     try:
-        levers = run_levers_in_two_steps(
-            AnalysisContext(priced, pending.prompt_parts, prompt_texts, window.days, config.levers, patterns,
-                            pending.media_parts), with_tokens,
-            pending.wait_for_counts)
+        early = AnalysisContext(priced, pending.prompt_parts, prompt_texts, window.days, config.levers, patterns,
+                                pending.media_parts)
+        levers = run_levers_in_two_steps(early, with_tokens, pending.wait_for_counts)
+        stacked = stack(levers, early)
+        levers = [dataclasses.replace(lever, savings_by_request=None) for lever in levers]
         attribution = pending.finish()[0]
     finally:
         pending.cancel()
@@ -115,6 +118,7 @@ def run_audit(config: AuditConfig, on_progress: Progress | None = None) -> Audit
         pricing=pricing_report(priced, config.as_of),
         attribution=attribution,
         levers=levers,
+        stacked=stacked,
         store_path=str(config.db_path) if config.db_path else None,
     )
 

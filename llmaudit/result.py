@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from llmaudit.analyses.interface import LeverResult
+from llmaudit.analyses.stacking import StackedSavings
 from llmaudit.ingest.pipeline import FileSummary, RejectedRecord
 from llmaudit.pricing.report import PricingReport
 from llmaudit.tokens.attribution import Attribution
@@ -99,4 +100,6 @@ class AuditResult:
     pricing: PricingReport
     attribution: Attribution
     levers: list[LeverResult]
+    stacked: StackedSavings
+    """The levers applied one after another (`analyses.stacking`): the figure to quote for all of them together."""
     store_path: str | None

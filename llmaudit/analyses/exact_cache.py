@@ -100,7 +100,13 @@ class ExactCacheLever(Lever):
                 "by_feature": _by_feature(replayed),
                 "top_repeated": _top_repeated(replayed, context),
             },
+            savings_by_request=answered(hits),
         )
+
+
+def answered(hits: pl.DataFrame) -> pl.DataFrame:
+    """A response cache's savings per request: the whole cost of each request it answers (`stacking.stack`)."""
+    return hits.select("request_id", saved_usd=pl.col("cost_usd"), group=pl.lit("all"))
 
 
 def _by_feature(replayed: pl.DataFrame) -> list[dict[str, object]]:

@@ -70,6 +70,9 @@ class LeverResult:
     details: dict[str, Any] = field(default_factory=dict)
     skipped_reason: str | None = None
     """Why the lever could not run on these logs (no prompt text, no timestamps...), when it could not."""
+    savings_by_request: pl.DataFrame | None = field(default=None, repr=False, compare=False)
+    """request_id, saved_usd and group (savings are never negative per group): what `stacking.stack` applies in
+    order; dropped once the levers are stacked (not an output)."""
 
 
 class Lever(ABC):

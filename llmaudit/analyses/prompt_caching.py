@@ -236,6 +236,8 @@ class PromptCachingLever(Lever):
         by_model = _rows(replayed, ["family", "model"])
         by_feature = [{"feature": row.pop("feature_key"), **row} for row in _rows(replayed, ["feature_key", "family", "model"])]
         affected, replayed_requests = _affected(replayed, by_model), replayed.height
+        by_request = replayed.select("request_id", saved_usd=pl.col("cost_input_usd") - pl.col("sim_input_usd"),
+                                     group=pl.concat_str("family", pl.col("model").fill_null(""), separator="/"))
         del replayed  # a row per request: gone before the fixes' replays (the lever's peak at 1M requests)
         savings = sum(float(r["gap_usd"]) for r in by_model)
         fixes = self._price_fixes(context, parts, rules, templates)
@@ -258,6 +260,7 @@ class PromptCachingLever(Lever):
             name=self.name, title=self.title, savings_usd=round(savings, 6), monthly_savings_usd=context.monthly(savings),
             affected_requests=affected, confidence="estimated",
             assumptions=self._assumptions(ttl, rules, skipped, by_model), details=details,
+            savings_by_request=by_request,
         )
 
     def _price_fixes(self, context: AnalysisContext, parts: pl.DataFrame, rules: pl.DataFrame,

@@ -23,6 +23,7 @@ import numpy as np
 import polars as pl
 import scipy.sparse as sp
 
+from llmaudit.analyses.exact_cache import answered
 from llmaudit.analyses.interface import AnalysisContext, Lever, LeverResult
 from llmaudit.analyses.prompt_view import query_texts, system_keys, turn_counts
 from llmaudit.analyses.similarity import QueryEncoder, TfidfQueryEncoder, rowwise_cosine, similar_pairs
@@ -145,6 +146,7 @@ class SemanticCacheLever(Lever):
                 "by_feature": _by_feature(replayed, threshold),
                 "examples": _examples(hits),
             },
+            savings_by_request=answered(hits),
         )
 
     def _replay(self, stateless: pl.DataFrame, threshold: float, ttl: timedelta) -> pl.DataFrame:

@@ -30,6 +30,8 @@ def to_dict(result: AuditResult) -> dict[str, Any]:
         "system_prompts": attribution["top_system_prompts"], "context_blocks": attribution["top_context_blocks"],
     }
     data["tokenizer"] = {"encodings": attribution["encodings"], "calibration": attribution["calibration"]}
+    for lever in data["levers"]:
+        lever.pop("savings_by_request", None)  # handed to the stacking, not an output
     data["store_path"] = data.pop("store_path")
     pricing = data["pricing"]
     pricing["unknown_models"] = sorted(pricing["unknown_models"], key=lambda m: (-m["requests"], m["model"]))

@@ -51,6 +51,11 @@ def render_markdown(result: AuditResult) -> str:
         for lever in levers:
             lines.append(f"| {md_escape(lever.title)} | {usd(lever.monthly_savings_usd)} | {lever.affected_requests:,}"
                          f" | {lever.confidence} |")
+        stacked = result.stacked
+        if len(stacked.steps) > 1:
+            steps = " → ".join(f"{md_escape(step.title)} {usd(step.monthly_stacked_usd)}" for step in stacked.steps)
+            lines += ["", f"Stacked, each on what the ones before it left (the alone figures overlap: do not add them):"
+                          f" **{usd(stacked.monthly_total_usd)}/month** ({stacked.share_of_spend:.1%} of spend): {steps}"]
     unknown = result.pricing.unknown_models
     if unknown:
         names = ", ".join(f"{md_escape(m.model)} ({m.requests:,} requests)" for m in unknown)

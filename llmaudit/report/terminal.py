@@ -179,6 +179,12 @@ def _print_levers(result: AuditResult, console: Console) -> None:
             table.add_row(lever.title, usd(lever.savings_usd), usd(lever.monthly_savings_usd),
                           f"{lever.affected_requests:,}", lever.confidence)
     console.print(table)
+    stacked = result.stacked
+    if len(stacked.steps) > 1:
+        steps = " → ".join(f"{step.title} {usd(step.monthly_stacked_usd)}" for step in stacked.steps)
+        console.print(f"Stacked, each on what the ones before it left (the figures above overlap: do not add them):"
+                      f" [bold]{usd(stacked.monthly_total_usd)}/month[/bold] ({stacked.share_of_spend:.1%} of spend):"
+                      f" {steps}", highlight=False)
     for lever in result.levers:
         if lever.skipped_reason:
             continue
