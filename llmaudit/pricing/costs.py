@@ -158,6 +158,9 @@ def compute_costs(requests: pl.DataFrame, resolver: PriceResolver, as_of: date |
     # A proxy's own cache answered these: the provider billed nothing for them.
     cached_by_proxy = pl.col("served_from_cache").fill_null(False)
     covered = pl.col("covered_by_usage")
+    # A failure that used no token (a refused call, one that names no model) costs nothing, priced or not.
+    unbilled = (pl.col("status") != "ok") & ~pl.col("is_aggregate") & (pl.col("input_tokens") == 0) \
+        & (pl.col("output_tokens") == 0) & pl.col("p_input").is_null()
     priced = joined.with_columns(
         cost_input_usd=pl.when(cached_by_proxy | covered).then(0.0).otherwise(cost_in),
         cost_output_usd=pl.when(cached_by_proxy | covered).then(0.0).otherwise(cost_out),
@@ -166,10 +169,10 @@ def compute_costs(requests: pl.DataFrame, resolver: PriceResolver, as_of: date |
         **{f"unit_{name}": _tiered(name) for name in PRICE_FIELDS},
         price_note=notes,
     ).with_columns(
-        cost_usd=pl.when(covered).then(0.0).when(reported_only).then(pl.col("cost_reported_usd")).otherwise(
+        cost_usd=pl.when(covered | unbilled).then(0.0).when(reported_only).then(pl.col("cost_reported_usd")).otherwise(
             pl.col("cost_input_usd") + pl.col("cost_output_usd") + pl.col("cost_web_search_usd")
         ),
-        cost_source=pl.when(covered).then(pl.lit(COVERED_BY_USAGE))
+        cost_source=pl.when(covered).then(pl.lit(COVERED_BY_USAGE)).when(unbilled).then(pl.lit("failed_no_tokens"))
         .when(reported_only).then(pl.lit("reported"))
         .when(cached_by_proxy).then(pl.lit("proxy_cache"))
         .when(pl.col("p_input").is_null() | unpriced_output).then(pl.lit("unpriced")).otherwise(pl.lit("computed")),

@@ -274,3 +274,14 @@ def test_web_searches_are_billed_per_search_at_the_standard_price_in_batch_too()
     old = priced(req("claude-3-haiku-20240307", "anthropic", input_tokens=1_000, output_tokens=100, web_search_requests=2))
     assert old.get_column("cost_usd").item() == pytest.approx((1_000 * 0.25 + 100 * 1.25) / 1e6, rel=1e-12)
     assert "web searches not priced" in old.get_column("price_note").item()
+
+
+def test_a_failure_without_tokens_or_model_costs_nothing_and_is_not_an_unknown_model() -> None:
+    failed = req(None, "google", input_tokens=0, output_tokens=0, status="error")  # type: ignore[arg-type]
+    frame = priced(failed, req("gpt-4o-mini", "openai", input_tokens=1_000, output_tokens=0))
+    row = frame.filter(pl.col("status") == "error")
+    assert (row.get_column("cost_usd").item(), row.get_column("cost_source").item()) == (0.0, "failed_no_tokens")
+    assert pricing_report(frame, None).unknown_models == []
+    # A failure billed for its tokens keeps its price, and an unknown model with tokens stays unknown.
+    assert priced(req("house-model", "acme", input_tokens=10, output_tokens=0, status="error")) \
+        .get_column("cost_source").item() == "unpriced"
