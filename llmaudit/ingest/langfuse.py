@@ -28,6 +28,7 @@ from llmaudit.ingest.coerce import (
     first,
     flat_metadata,
     get_path,
+    output_params,
     to_bool,
     to_cost,
     to_float,
@@ -39,7 +40,7 @@ from llmaudit.ingest.coerce import (
 from llmaudit.ingest.container import Sample
 from llmaudit.ingest.gateway_common import decode_json_text, ms_between
 from llmaudit.ingest.interface import RawRecords, Reader, share_confidence
-from llmaudit.ingest.openai_common import chat_messages, tool_schemas
+from llmaudit.ingest.openai_common import PROXY_OUTPUT_PARAMS, chat_messages, tool_schemas
 from llmaudit.ingest.records import Message, Parsed, Rejection, RequestRecord, Skipped
 from llmaudit.redaction import excerpt
 
@@ -225,6 +226,7 @@ def _parameters(record: RequestRecord, value: Any) -> None:
         first(params.get("max_completion_tokens"), params.get("max_tokens"), params.get("maxTokens"))
     )
     record.seed = to_parameter(params.get("seed"))
+    record.output_params = output_params(params, PROXY_OUTPUT_PARAMS)
     stream = to_bool(params.get("stream"))
     record.stream = stream if stream is not None else record.stream
     record.tools = tool_schemas(params.get("tools"))

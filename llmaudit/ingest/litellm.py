@@ -25,6 +25,7 @@ from llmaudit.ingest.coerce import (
     first,
     flat_metadata,
     get_path,
+    output_params,
     to_bool,
     to_cost,
     to_float,
@@ -36,7 +37,7 @@ from llmaudit.ingest.coerce import (
 from llmaudit.ingest.container import Sample
 from llmaudit.ingest.gateway_common import apply_chat_output, decode_json_text, is_chat_completion, ms_between
 from llmaudit.ingest.interface import RawRecords, Reader, share_confidence
-from llmaudit.ingest.openai_common import apply_chat_request, chat_messages
+from llmaudit.ingest.openai_common import PROXY_OUTPUT_PARAMS, apply_chat_request, chat_messages
 from llmaudit.ingest.records import Message, Parsed, Rejection, RequestRecord
 from llmaudit.redaction import excerpt
 
@@ -344,6 +345,7 @@ class LiteLLMPayloadReader(Reader):
             top_p=to_float(params.get("top_p"), "top_p"),
             max_tokens=to_parameter(first(params.get("max_completion_tokens"), params.get("max_tokens"))),
             seed=to_parameter(params.get("seed")),
+            output_params=output_params(params, PROXY_OUTPUT_PARAMS),
         )
         record.ts = to_ts(raw.get("startTime"), "startTime")
         _provider_model(record, raw, get_path(raw, "hidden_params", "litellm_model_name"))

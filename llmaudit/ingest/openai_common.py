@@ -66,6 +66,8 @@ CHAT_OUTPUT_PARAMS = ("response_format", "n", "stop", "tool_choice", "parallel_t
                       "function_call", "frequency_penalty", "presence_penalty", "logit_bias", "logprobs", "top_logprobs",
                       "reasoning_effort", "verbosity", "modalities", "audio", "prediction", "web_search_options")
 """Chat Completions parameters that change the answer, besides those with a column of their own."""
+PROXY_OUTPUT_PARAMS = (*CHAT_OUTPUT_PARAMS, "stop_sequences", "top_k", "thinking")
+"""The same for proxies that keep any provider's parameters in OpenAI's names (LiteLLM, Langfuse)."""
 
 
 def apply_chat_request(record: RequestRecord, body: Any) -> None:
@@ -173,7 +175,8 @@ def merge_chunks(body: list[Any] | str) -> dict[str, Any]:
         for key in ("id", "model", "created", "service_tier", "system_fingerprint", "usage", "error"):
             if chunk.get(key) is not None:
                 merged[key] = chunk[key]
-        for choice in chunk.get("choices") or []:
+        choices_of = chunk.get("choices")
+        for choice in choices_of if isinstance(choices_of, list) else []:
             if isinstance(choice, dict):
                 choices.setdefault(_choice_index(choice), _StreamedChoice()).add(choice)
     merged["choices"] = [choices[i].finished(i) for i in sorted(choices)]
@@ -217,7 +220,8 @@ class _StreamedChoice:
             return
         if isinstance(delta.get("content"), str):
             self.content.append(delta["content"])
-        for call in delta.get("tool_calls") or []:
+        calls = delta.get("tool_calls")
+        for call in calls if isinstance(calls, list) else []:
             if not isinstance(call, dict):
                 continue
             index = call["index"] if isinstance(call.get("index"), int) else len(self.calls)

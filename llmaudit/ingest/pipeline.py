@@ -116,6 +116,8 @@ def half_identity(record: RequestRecord) -> str:
     parts: tuple[Any, ...]
     if record.is_partial:
         parts = (record.join_key, "input", record.model, record.messages, record.tools, record.max_tokens)
+        if record.output_params is not None:  # appended only when set: earlier runs' identities stay as they were
+            parts = (*parts, record.output_params)
     elif record.request_id is not None and not record.id_is_local:
         parts = (record.join_key, "output", record.request_id)
     else:
@@ -128,7 +130,8 @@ def _merge_halves(partial: RequestRecord, full: RequestRecord) -> RequestRecord:
     """Complete an output record with the prompt and parameters of its input half."""
     full.messages = partial.messages
     full.tools = partial.tools
-    for name in ("temperature", "max_tokens", "seed", "top_p", "user_id", "feature", "team", "session_id"):
+    for name in ("temperature", "max_tokens", "seed", "top_p", "output_params", "user_id", "feature", "team",
+                 "session_id"):
         if getattr(full, name) is None:
             setattr(full, name, getattr(partial, name))
     full.metadata = {**partial.metadata, **full.metadata}

@@ -187,3 +187,15 @@ def test_no_other_reader_claims_these_files() -> None:
         owner = "litellm_payload" if path.name.startswith(("payloads", "standard")) else "litellm_spendlogs"
         assert claims.pop(owner) >= 90, path.name
         assert {name: score for name, score in claims.items() if score} == {}, path.name
+
+
+def test_settings_that_change_the_answer_are_kept_from_model_parameters(tmp_path: Path) -> None:
+    import json
+
+    payload = json.loads((HERE / "standard_logging_payload.json").read_text())
+    payload["model_parameters"] = {"temperature": 0, "response_format": {"type": "json_object"}, "stop": ["END"]}
+    path = tmp_path / "payload.json"
+    path.write_text(json.dumps(payload))
+    (record,) = read_each(path, "litellm_payload")
+    assert isinstance(record, RequestRecord)
+    assert record.output_params == '{"response_format":{"type":"json_object"},"stop":["END"]}'

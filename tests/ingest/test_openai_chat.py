@@ -148,3 +148,16 @@ def test_settings_that_change_the_answer_are_kept() -> None:
     plain = RequestRecord(source_line=2)
     apply_chat_request(plain, {"model": "gpt-4o", "messages": [], "temperature": 0, "max_tokens": 10})
     assert plain.output_params is None
+
+
+def test_a_malformed_chunk_costs_its_record_alone() -> None:
+    """Junk inside a stream (choices: 5, tool_calls: 7) never stops the detection of the whole file."""
+    from llmaudit.ingest.openai_chat import is_chat_record
+
+    chunks = [{"object": "chat.completion.chunk", "id": "chatcmpl-x", "model": "gpt-4o", "choices": 5},
+              {"object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"tool_calls": 7}}]},
+              {"object": "chat.completion.chunk", "choices": [], "usage": {"prompt_tokens": 5, "completion_tokens": 1}}]
+    raw = {"request": {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}, "response": chunks}
+    assert is_chat_record(raw)
+    (record,) = OpenAIChatReader().parse(iter([(1, raw)]))
+    assert isinstance(record, RequestRecord) and (record.input_tokens, record.output_tokens) == (5, 1)

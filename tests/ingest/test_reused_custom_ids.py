@@ -137,3 +137,15 @@ def test_two_anthropic_batches_failing_alike_are_two_failures(tmp_path: Path, or
     assert requests.filter(requests["status"] != "ok").height == 2
     again = _read([files[name] for name in order] * 2).report
     assert again.balanced and (again.requests, again.rejected, again.duplicates) == (4, 0, 12)
+
+
+def test_a_joined_batch_request_keeps_the_settings_of_its_input() -> None:
+    """The output half has no request body: response format, stop sequences... come from the input half."""
+    from llmaudit.ingest.pipeline import _merge_halves
+    from llmaudit.ingest.records import RequestRecord
+
+    partial = RequestRecord(source_line=1, join_key="req-1", is_partial=True, model="gpt-4o", temperature=0.0,
+                            output_params='{"response_format":{"type":"json_object"}}')
+    full = RequestRecord(source_line=1, join_key="req-1", model="gpt-4o-2024-08-06", input_tokens=10, output_tokens=2)
+    merged = _merge_halves(partial, full)
+    assert (merged.output_params, merged.temperature) == ('{"response_format":{"type":"json_object"}}', 0.0)
