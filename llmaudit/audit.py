@@ -54,17 +54,11 @@ def _load_in_background() -> threading.Thread:
 def run_audit(config: AuditConfig, on_progress: Progress | None = None) -> AuditResult:
     """Run the whole audit described by ``config`` and return its frozen result."""
     loading = _load_in_background()
-    overrides: dict[str, PriceOverride] = {}
-    if config.prices_file:  # a bad prices file fails now, not after the reading
-        from llmaudit.pricing.overrides import load_price_overrides
-
-        overrides = load_price_overrides(config.prices_file)
-    store = Store(config.db_path)
-    try:
-        requests, messages, texts, report = _ingest(config, store, on_progress)
+    try:  # the imports end before anything forks (the token counters: no module half imported in a child),
+        # and before the interpreter does, whatever stops the reading (a bad prices file, SIGTERM)
+        overrides, (requests, messages, texts, report) = _read(config, on_progress)
     finally:
-        store.close()
-        loading.join()  # before anything forks (the token counters): no encoding half built in a child
+        loading.join()
     from llmaudit import breakdown as bd
     from llmaudit.analyses.interface import AnalysisContext
     from llmaudit.analyses.registry import run_levers_in_two_steps
@@ -124,6 +118,20 @@ def run_audit(config: AuditConfig, on_progress: Progress | None = None) -> Audit
 
 
 Tables = tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, IngestReport]
+
+
+def _read(config: AuditConfig, on_progress: Progress | None) -> tuple[dict[str, PriceOverride], Tables]:
+    """The price overrides (a bad file fails before the reading), then the inputs read into the store."""
+    overrides: dict[str, PriceOverride] = {}
+    if config.prices_file:
+        from llmaudit.pricing.overrides import load_price_overrides
+
+        overrides = load_price_overrides(config.prices_file)
+    store = Store(config.db_path)
+    try:
+        return overrides, _ingest(config, store, on_progress)
+    finally:
+        store.close()
 
 
 def _ingest(config: AuditConfig, store: Store, on_progress: Progress | None) -> Tables:

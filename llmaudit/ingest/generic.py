@@ -44,6 +44,9 @@ CANONICAL_FIELDS: tuple[str, ...] = (
     "reasoning_tokens", "cost_reported_usd", "prompt", "system_prompt", "output_text",
 )
 """The fields a mapping may name."""
+OPTIONS = {"cache_outside_input": ("true", "false")}
+"""Settings a mapping may give instead of a column: ``cache_outside_input=true`` for a log that counts input the
+Anthropic way (the tokens after the last cache breakpoint, cache reads and writes beside them)."""
 REQUIRED_FIELDS = ("model", "input_tokens", "output_tokens")
 """What a request needs to be priced; sniffing checks that the mapped ones are present."""
 OK_STATUSES = frozenset({"ok", "success", "succeeded", "successful", "completed", "complete", "done", "true"})
@@ -52,16 +55,20 @@ ERROR_STATUSES = frozenset({"error", "errored", "failed", "failure", "fail", "fa
 
 def validate_mapping(mapping: dict[str, Any]) -> dict[str, str]:
     """The mapping with keys checked against `CANONICAL_FIELDS`; ConfigError names any bad key or value."""
-    unknown = sorted(key for key in mapping if key not in CANONICAL_FIELDS)
+    unknown = sorted(key for key in mapping if key not in CANONICAL_FIELDS and key not in OPTIONS)
     if unknown:
         raise ConfigError(
             f"unknown field{'s' if len(unknown) > 1 else ''} in column mapping: {', '.join(unknown)}. "
-            f"Valid fields: {', '.join(CANONICAL_FIELDS)}"
+            f"Valid fields: {', '.join(CANONICAL_FIELDS)}; settings: {', '.join(OPTIONS)}"
         )
-    bad = sorted(key for key, column in mapping.items() if not isinstance(column, str) or not column.strip())
+    for key, allowed in OPTIONS.items():
+        if key in mapping and str(mapping[key]).strip().lower() not in allowed:
+            raise ConfigError(f"column mapping: {key} must be {' or '.join(allowed)}, not {mapping[key]!r}")
+    bad = sorted(key for key, column in mapping.items()
+                 if key not in OPTIONS and (not isinstance(column, str) or not column.strip()))
     if bad:
         raise ConfigError(f"column mapping: {', '.join(bad)} must name a source column (a non-empty string)")
-    return {key: column.strip() for key, column in mapping.items()}
+    return {key: str(column).strip().lower() if key in OPTIONS else column.strip() for key, column in mapping.items()}
 
 
 def parse_mapping(spec: str) -> dict[str, str]:
@@ -150,7 +157,7 @@ class GenericReader(Reader):
 
     def sniff(self, sample: Sample) -> int:
         required = [self.mapping[f] for f in REQUIRED_FIELDS if f in self.mapping]
-        columns = required or list(self.mapping.values())
+        columns = required or [column for name, column in self.mapping.items() if name not in OPTIONS]
         if sample.kind not in self.containers or not sample.records or not columns:
             return 0
         return 100 if all(_has_column(sample, column) for column in columns) else 0
@@ -227,12 +234,12 @@ class GenericReader(Reader):
             setattr(record, name, 0)
         assert record.input_tokens is not None and record.output_tokens is not None
         cached = record.cache_read_tokens + record.cache_write_tokens
-        if cached > record.input_tokens:
-            if (record.provider or "").lower() != "anthropic" and anthropic_model_key(record.model) is None:
-                raise BadValue(f"cache tokens ({record.cache_read_tokens} read + {record.cache_write_tokens} written)"
-                               f" exceed input_tokens {record.input_tokens}")
-            # A Claude count logged the Anthropic way (the input after the last cache breakpoint, the cache
-            # beside it) is the only one smaller than its cache parts: the whole input is their sum.
-            record.input_tokens += cached
+        if self.mapping.get("cache_outside_input") == "true":
+            record.input_tokens += cached  # the input after the last cache breakpoint: the whole input is their sum
+        elif cached > record.input_tokens:
+            hint = ("; if this log counts input the Anthropic way (cache reads and writes beside it), add"
+                    " cache_outside_input=true to the mapping") if anthropic_model_key(record.model) else ""
+            raise BadValue(f"cache tokens ({record.cache_read_tokens} read + {record.cache_write_tokens} written)"
+                           f" exceed input_tokens {record.input_tokens}{hint}")
         if record.reasoning_tokens > record.output_tokens:
             raise BadValue(f"reasoning_tokens {record.reasoning_tokens} exceed output_tokens {record.output_tokens}")

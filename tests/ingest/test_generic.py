@@ -206,18 +206,23 @@ def test_cli_reads_generic_logs_with_map(run_cli) -> None:
     assert (data["ingest"]["requests"], data["ingest"]["rejected"]) == (4, 4)
 
 
-def test_claude_rows_logged_the_anthropic_way_are_normalised(tmp_path: Path) -> None:
-    """A Claude row whose cache reads exceed its input count was logged the Anthropic way (the input after the last
-    cache breakpoint): the whole input is their sum. Any other model's such row stays an error."""
+def test_a_log_that_counts_input_the_anthropic_way_says_so_in_its_mapping(tmp_path: Path) -> None:
+    """Whether cache reads are inside the input count is the log's convention, not a row's: rows are never guessed
+    one by one (that would mix both readings in one file). A row that cannot be read the OpenAI way says how to map."""
     path = tmp_path / "calls.csv"
-    path.write_text("call_id,created,llm,vendor,tokens_in,tokens_cached,tokens_out,outcome\n"
-                    "a-1,2025-09-02 10:15:03,claude-sonnet-4,,200,8000,100,success\n"
-                    "a-2,2025-09-02 10:15:04,us.anthropic.claude-3-7-sonnet-20250219-v1:0,aws,50,900,10,success\n"
-                    "a-3,2025-09-02 10:15:05,gpt-4o-mini,openai,200,256,12,success\n")
-    mapping = parse_mapping("request_id=call_id,ts=created,model=llm,provider=vendor,input_tokens=tokens_in,"
-                            "cache_read_tokens=tokens_cached,output_tokens=tokens_out,status=outcome")
-    parsed = _parse(path, mapping)
-    claude, bedrock, openai = parsed[2], parsed[3], parsed[4]
-    assert isinstance(claude, RequestRecord) and (claude.input_tokens, claude.cache_read_tokens) == (8200, 8000)
-    assert isinstance(bedrock, RequestRecord) and bedrock.input_tokens == 950
-    assert isinstance(openai, Rejection) and "exceed input_tokens 200" in openai.reason
+    path.write_text("call_id,created,llm,tokens_in,tokens_cached,tokens_out\n"
+                    "a-1,2025-09-02 10:15:03,claude-sonnet-4,10,100000,100\n"
+                    "a-2,2025-09-02 10:15:04,claude-sonnet-4,50000,40000,10\n")
+    spec = ("request_id=call_id,ts=created,model=llm,input_tokens=tokens_in,cache_read_tokens=tokens_cached,"
+            "output_tokens=tokens_out")
+    plain = _parse(path, parse_mapping(spec))
+    assert isinstance(plain[2], Rejection) and "cache_outside_input=true" in plain[2].reason
+    assert isinstance(plain[3], RequestRecord) and plain[3].input_tokens == 50_000
+    outside = _parse(path, parse_mapping(spec + ",cache_outside_input=TRUE"))
+    assert [(r.input_tokens, r.cache_read_tokens) for r in outside.values() if isinstance(r, RequestRecord)] == [
+        (100_010, 100_000), (90_000, 40_000)]
+    with pytest.raises(ConfigError, match="cache_outside_input must be true or false"):
+        parse_mapping(spec + ",cache_outside_input=yes")
+    toml = tmp_path / "map.toml"
+    toml.write_text('model = "llm"\ninput_tokens = "tokens_in"\noutput_tokens = "tokens_out"\ncache_outside_input = true\n')
+    assert load_mapping_file(toml)["cache_outside_input"] == "true"  # a TOML boolean
