@@ -71,7 +71,7 @@ SKIP_REASONS = (
     ("aggregate rows without prompt text", pl.col("is_aggregate")),
     ("failed requests", pl.col("status") != "ok"),
     ("no timestamp", pl.col("ts").is_null()),
-    ("unpriced model", pl.col("cost_input_usd").is_null() | pl.col("unit_input").is_null()),
+    ("unpriced model", pl.col("cost_input_usd").is_null() | pl.col("unit_input").is_null() | pl.col("cost_usd").is_null()),
     ("provider or model without simulated caching rules", pl.col("family").is_null()),
     ("no prompt text logged", ~pl.col("has_text")),
 )
@@ -79,7 +79,7 @@ SKIP_REASONS = (
 
 REQUEST_COLUMNS = (
     "request_id", "ts", "provider", "model", "feature", "api_key", "status", "is_aggregate", "is_batch", "request_count",
-    "input_tokens", "cache_read_tokens", "cache_write_tokens", "cost_input_usd",
+    "input_tokens", "cache_read_tokens", "cache_write_tokens", "cost_input_usd", "cost_usd",
     "unit_input", "unit_cache_read", "unit_cache_write", "unit_cache_write_1h",
 )
 """The request columns the replay and its report read (the rules frame is joined and copied several times)."""

@@ -61,7 +61,9 @@ class PricingReport:
 def pricing_report(priced: pl.DataFrame, as_of: date | None) -> PricingReport:
     """Unknown models, reported-vs-computed totals and the requests that disagree."""
     unknown = (
-        priced.filter(pl.col("cost_source") == "unpriced")
+        # Models genai-prices does not know; a known model's request left unpriced (output an embedding model has
+        # no price for) is explained by its pricing note instead.
+        priced.filter((pl.col("cost_source") == "unpriced") & pl.col("price_model").is_null())
         .group_by("model", "provider")
         .agg(
             requests=pl.col("request_count").sum(),

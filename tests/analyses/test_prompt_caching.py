@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 from datetime import UTC, datetime, timedelta
 
 import polars as pl
@@ -339,7 +338,8 @@ def synthetic_context(n: int) -> AnalysisContext:
         "model": model, "api_key": [f"k{i % 2}" for i in range(n)], "feature": feature,
         "ts": [START + timedelta(seconds=3 * i) for i in range(n)], "status": ["ok"] * n, "is_aggregate": [False] * n,
         "request_count": [1] * n, "is_batch": [False] * n, "input_tokens": [3000] * n, "cache_read_tokens": [0] * n,
-        "cache_write_tokens": [0] * n, "cost_input_usd": [3000 * 0.15 / 1e6] * n, "unit_input": [0.15] * n,
+        "cache_write_tokens": [0] * n, "cost_input_usd": [3000 * 0.15 / 1e6] * n, "cost_usd": [3000 * 0.15 / 1e6] * n,
+        "unit_input": [0.15] * n,
         "unit_cache_read": [0.075] * n, "unit_cache_write": [0.1875] * n, "unit_cache_write_1h": [0.3] * n,
     })
     systems = [f"sys-{i % 4}-{i // 500 if i % 4 == 0 else 0}" for i in range(n)]
@@ -354,14 +354,11 @@ def synthetic_context(n: int) -> AnalysisContext:
     return AnalysisContext(requests, messages, texts, 7.0)
 
 
-def test_one_hundred_thousand_requests_in_seconds() -> None:
-    context = synthetic_context(100_000)
-    started = time.perf_counter()
-    result = PromptCachingLever().run(context)
-    elapsed = time.perf_counter() - started
+def test_one_hundred_thousand_requests_are_all_replayed() -> None:
+    """Scale, not speed (timings live in bench/): every request of a large frame is replayed and saves."""
+    result = PromptCachingLever().run(synthetic_context(100_000))
     assert result.details["replayed_requests"] == 100_000
     assert result.savings_usd > 0
-    assert elapsed < 20, f"{elapsed:.1f} s"
 
 
 def test_savings_with_fixes_replays_only_the_models_the_fixes_touch(monkeypatch: pytest.MonkeyPatch) -> None:
