@@ -220,29 +220,49 @@ def _iter_json_document(source: SourceFile) -> Iterator[tuple[int, dict[str, Any
 
 
 _BLANK = re.compile(r"[ \t\r\n]*")
+_NEXT_VALUE = re.compile(r"\n(?=[{\[])")
+"""Where the value after an unreadable one may start: a line opening with a brace or bracket (`jq .` output)."""
 
 
 def _json_sequence(raw: bytes) -> list[tuple[int, dict[str, Any] | Rejection]] | None:
     """Values written one after another (`jq .` output, concatenated documents), each numbered by the line it
-    starts on; a value that does not decode ends the file with one rejection. None unless two values decode."""
+    starts on; a list or a wrapping page ({"data": [...]}) gives its items. A value that does not decode is one
+    rejection, up to the next line opening with a brace or bracket. None unless two values decode."""
     text = raw.decode("utf-8", errors="replace")
     decoder = json.JSONDecoder()
     out: list[tuple[int, dict[str, Any] | Rejection]] = []
-    position, line, counted = 0, 1, 0
+    position, line, counted, values = 0, 1, 0, 0
     while (start := _BLANK.match(text, position).end()) < len(text):  # type: ignore[union-attr]
         line += text.count("\n", counted, start)
         counted = start
         try:
             value, position = decoder.raw_decode(text, start)
         except (ValueError, RecursionError) as exc:
-            if len(out) < 2:
+            if not values:
                 return None
             reason = MAX_DEPTH_MESSAGE if isinstance(exc, RecursionError) else f"invalid JSON: {exc}"
-            out.append((line, Rejection(line, f"{reason} (from line {line} to the end of the file)")))
-            return out
-        out.append((line, value if isinstance(value, dict)
-                    else Rejection(line, f"expected a JSON object, got {type(value).__name__}")))
-    return out if len(out) >= 2 else None
+            resume = _NEXT_VALUE.search(text, start + 1)
+            if resume is None:
+                out.append((line, Rejection(line, f"{reason} (from line {line} to the end of the file)")))
+                break
+            last = line + text.count("\n", start, resume.start())
+            out.append((line, Rejection(line, f"{reason} (lines {line} to {last})")))
+            position = resume.start() + 1
+            continue
+        values += 1
+        out.extend(_sequence_items(value, text[start:position], line))
+    return out if values >= 2 else None
+
+
+def _sequence_items(value: Any, source: str, line: int) -> list[tuple[int, dict[str, Any] | Rejection]]:
+    """The records of one value of a sequence (its items when it is a list or a page), by the line each starts on."""
+    items, key = _json_items(value)
+    wrapped = isinstance(value, list) or key is not None
+    offsets = _item_lines(source.encode("utf-8", "surrogatepass"), key, wrapped) if wrapped else [1]
+    numbers = [line + offset - 1 for offset in offsets] if len(offsets) == len(items) else [line] * len(items)
+    return [(number, item if isinstance(item, dict)
+             else Rejection(number, f"expected a JSON object, got {type(item).__name__}"))
+            for number, item in zip(numbers, items, strict=True)]
 
 
 def _iter_csv(source: SourceFile) -> Iterator[tuple[int, dict[str, Any] | Rejection]]:

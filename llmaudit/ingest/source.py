@@ -149,14 +149,20 @@ class SourceFile:
         with open(self.path, "rb") as probe:
             magic = probe.read(4)
         raw = open(self.path, "rb", buffering=READ_BUFFER)  # noqa: SIM115 - returned to the caller, who closes it
+        stream: BinaryIO = raw
         if magic.startswith(GZIP_MAGIC):
-            return io.BufferedReader(_Decompressing(raw, "gzip", lambda: zlib.decompressobj(GZIP_WBITS)), READ_BUFFER)  # type: ignore[return-value]
-        if magic.startswith(ZSTD_MAGIC):
-            return io.BufferedReader(_Decompressing(raw, "zstd", lambda: zstandard.ZstdDecompressor().decompressobj()), READ_BUFFER)  # type: ignore[return-value]
-        encoding = unicode_encoding(magic)
-        if encoding is not None:
-            return io.BufferedReader(_Transcoding(raw, encoding), READ_BUFFER)  # type: ignore[return-value]
-        return raw
+            stream = io.BufferedReader(_Decompressing(raw, "gzip", lambda: zlib.decompressobj(GZIP_WBITS)), READ_BUFFER)  # type: ignore[assignment]
+        elif magic.startswith(ZSTD_MAGIC):
+            stream = io.BufferedReader(_Decompressing(raw, "zstd", lambda: zstandard.ZstdDecompressor().decompressobj()), READ_BUFFER)  # type: ignore[assignment]
+        else:
+            encoding = unicode_encoding(magic)
+            return raw if encoding is None else io.BufferedReader(_Transcoding(raw, encoding), READ_BUFFER)  # type: ignore[return-value]
+        try:
+            opening = stream.peek(4)[:4]  # type: ignore[attr-defined]
+        except (OSError, EOFError):
+            return stream  # the reading reports it where it reads
+        encoding = unicode_encoding(opening)  # UTF-16 text, compressed
+        return stream if encoding is None else io.BufferedReader(_Transcoding(stream, encoding), READ_BUFFER)  # type: ignore[return-value]
 
     def head(self, size: int = 262_144) -> bytes:
         """The first ``size`` decompressed bytes, for format sniffing.

@@ -98,6 +98,11 @@ def test_utf16_and_utf32_files_with_a_byte_order_mark_read_like_utf8(encoding: s
     read = [record for _, record in iter_records(source, "jsonl")]
     assert read == [record for _, record in iter_records(SourceFile(utf8.name, utf8), "jsonl")] and len(read) == 2
     assert is_compressed(source)  # read through a decoder: never cut into byte ranges
+    import gzip
+
+    packed = tmp_path / f"{encoding}.jsonl.gz"
+    packed.write_bytes(gzip.compress(other.read_bytes()))  # UTF-16 text, gzipped: the mark is inside
+    assert [record for _, record in iter_records(SourceFile(packed.name, packed), "jsonl")] == read
     csv_file = tmp_path / f"{encoding}.csv"
     table = "model,input_tokens\r\nclaude-sonnet-4-5,12\r\n"
     csv_file.write_bytes(table.encode(encoding) if encoding != "utf-16-be" else b"\xfe\xff" + table.encode(encoding))
@@ -122,3 +127,25 @@ def test_pretty_printed_objects_one_after_another_are_records(tmp_path: Path) ->
     glued = tmp_path / "glued.jsonl"
     glued.write_text(json.dumps(records[0]) + json.dumps(records[1]) + "\n" + json.dumps(records[2]) + "\n")
     assert list(iter_records(SourceFile(glued.name, glued), "jsonl")) == [(1, records[0]), (1, records[1]), (2, records[2])]
+
+
+def test_a_sequence_of_arrays_or_pages_gives_their_items_and_resumes_after_a_bad_value(tmp_path: Path) -> None:
+    records = [{"model": "gpt-4o", "usage": {"prompt_tokens": n}} for n in range(4)]
+    arrays = json.dumps(records[:2], indent=2) + "\n" + json.dumps(records[2:], indent=2) + "\n"
+    pages = "".join(json.dumps({"data": [r], "has_more": True}, indent=2) + "\n" for r in records)
+    for name, text in (("arrays.json", arrays), ("pages.json", pages)):
+        path = tmp_path / name
+        path.write_text(text)
+        read = list(iter_records(SourceFile(name, path), detect_kind(text.encode())))
+        assert [record for _, record in read] == records, name
+    lines = arrays.splitlines()
+    assert [line for line, _ in iter_records(SourceFile("arrays.json", tmp_path / "arrays.json"), "json")] == [
+        2, lines.index("  {", 2) + 1, lines.index("[", 1) + 2, len(lines) - 6]
+    broken = "\n".join(json.dumps(r, indent=2) for r in records[:2]) + '\n{\n  "model": \n}\n' \
+        + "\n".join(json.dumps(r, indent=2) for r in records[2:]) + "\n"
+    path = tmp_path / "broken.json"
+    path.write_text(broken)
+    read = list(iter_records(SourceFile(path.name, path), "json"))
+    assert [r for _, r in read if isinstance(r, dict)] == records  # the records after the bad one are kept
+    (bad,) = [r for _, r in read if isinstance(r, Rejection)]
+    assert bad.line == 13 and "(lines 13 to 15)" in bad.reason
