@@ -208,7 +208,10 @@ class Store:
             "SELECT file, format, records, requests, rejected, skipped FROM files ORDER BY file").fetchall()]
         if self._has_requests():
             stored = dict(self.db.execute("SELECT source_file, count(*) FROM requests GROUP BY source_file").fetchall())
-            files = [dataclasses.replace(f, requests=stored.get(f.file, 0)) for f in files]
+            # A name read again (stdin, a rotated log) keeps the requests of its earlier, longer read: its records
+            # are at least those, so each row adds up.
+            files = [dataclasses.replace(f, requests=stored.get(f.file, 0),
+                                         records=max(f.records, stored.get(f.file, 0) + f.rejected)) for f in files]
         rejected = sum(f.rejected for f in files)
         # A file read again after it shrank leaves requests of its longer read: never fewer records than those.
         duplicates = max(sum(f.records for f in files) - requests - rejected, 0)

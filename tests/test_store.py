@@ -101,3 +101,22 @@ def test_each_files_latest_read_is_kept_with_its_rejections(tmp_path: Path) -> N
     assert (report.records_read, report.rejected, report.rejects) == (4, 0, [])
     assert [f.file for f in report.files] == ["a.jsonl", "b.csv"]
     store.close()
+
+
+def test_a_file_name_read_again_after_it_shrank_still_adds_up(tmp_path: Path) -> None:
+    """The store keeps the requests of a longer earlier read of the same name (stdin, a rotated log): the file's
+    row counts at least those records, so the rows add up to the run's reconciliation."""
+    from tests.nasty.conftest import invoke_cli
+
+    lines = (Path(__file__).parent / "assets" / "openai_chat" / "chat_logs.jsonl").read_text().splitlines()
+    log, store = tmp_path / "app.jsonl", str(tmp_path / "s.duckdb")
+    log.write_text("\n".join(lines[:2]) + "\n")
+    assert invoke_cli([str(log)], tmp_path / "1.json", db=store).exit_code == 0
+    log.write_text(lines[3] + "\n")  # rotated: one other request
+    assert invoke_cli([str(log)], tmp_path / "2.json", db=store).exit_code == 0
+    stored = invoke_cli([], tmp_path / "3.json", db=store).audit
+    assert stored is not None
+    ingest = stored["ingest"]
+    (row,) = ingest["files"]
+    assert (ingest["requests"], row["requests"], row["records"], ingest["records_read"]) == (3, 3, 3, 3)
+    assert ingest["records_read"] == ingest["requests"] + ingest["duplicates"] + ingest["rejected"]
