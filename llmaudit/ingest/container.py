@@ -208,15 +208,7 @@ def _iter_json_document(source: SourceFile) -> Iterator[tuple[int, dict[str, Any
         else:
             yield from sequence
         return
-    items, key = _json_items(document)
-    # Each record is numbered by the line it starts on; when they cannot all be found, by its place in the list.
-    lines = _item_lines(raw, key, wrapped=isinstance(document, list) or key is not None)
-    numbers = lines if len(lines) == len(items) else list(range(1, len(items) + 1))
-    for index, (line, item) in enumerate(zip(numbers, items, strict=True), start=1):
-        if isinstance(item, dict):
-            yield line, item
-        else:
-            yield line, Rejection(line, f"item {index}: expected a JSON object, got {type(item).__name__}")
+    yield from _numbered_items(document, raw, 1)
 
 
 _BLANK = re.compile(r"[ \t\r\n]*")
@@ -250,19 +242,21 @@ def _json_sequence(raw: bytes) -> list[tuple[int, dict[str, Any] | Rejection]] |
             position = resume.start() + 1
             continue
         values += 1
-        out.extend(_sequence_items(value, text[start:position], line))
+        out.extend(_numbered_items(value, text[start:position].encode("utf-8", "surrogatepass"), line))
     return out if values >= 2 else None
 
 
-def _sequence_items(value: Any, source: str, line: int) -> list[tuple[int, dict[str, Any] | Rejection]]:
-    """The records of one value of a sequence (its items when it is a list or a page), by the line each starts on."""
+def _numbered_items(value: Any, raw: bytes, first_line: int) -> list[tuple[int, dict[str, Any] | Rejection]]:
+    """The records of a JSON value (its items when it is a list or a wrapping page), ``raw`` its text starting on
+    line ``first_line``: each numbered by the line it starts on, or when they cannot all be found, by its place
+    in the list."""
     items, key = _json_items(value)
-    wrapped = isinstance(value, list) or key is not None
-    offsets = _item_lines(source.encode("utf-8", "surrogatepass"), key, wrapped) if wrapped else [1]
-    numbers = [line + offset - 1 for offset in offsets] if len(offsets) == len(items) else [line] * len(items)
+    offsets = _item_lines(raw, key, wrapped=isinstance(value, list) or key is not None)
+    numbers = [first_line + offset - 1 for offset in offsets] if len(offsets) == len(items) \
+        else list(range(first_line, first_line + len(items)))
     return [(number, item if isinstance(item, dict)
-             else Rejection(number, f"expected a JSON object, got {type(item).__name__}"))
-            for number, item in zip(numbers, items, strict=True)]
+             else Rejection(number, f"item {index}: expected a JSON object, got {type(item).__name__}"))
+            for index, (number, item) in enumerate(zip(numbers, items, strict=True), start=1)]
 
 
 def _iter_csv(source: SourceFile) -> Iterator[tuple[int, dict[str, Any] | Rejection]]:
