@@ -38,7 +38,34 @@ class CorruptCompression(OSError):
     """Compressed data that does not decode (a cut short file raises EOFError instead)."""
 
 
-class _Decompressing(io.RawIOBase):
+class _Converting(io.RawIOBase):
+    """A byte stream made from another one chunk by chunk (`_next_output`); it ends once `_finished` is set."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self._raw = raw
+        self._pending = memoryview(b"")
+        self._finished = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while not self._pending and not self._finished:
+            self._pending = memoryview(self._next_output())
+        size = min(len(buffer), len(self._pending))
+        buffer[:size] = self._pending[:size]
+        self._pending = self._pending[size:]  # a view: no copy of what is left
+        return size
+
+    def _next_output(self) -> bytes:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+
+class _Decompressing(_Converting):
     """A gzip or zstd file as a byte stream that gives back all it can before a cut or corruption.
 
     The standard gzip module raises at a cut before returning the data in front of it, and
@@ -49,26 +76,17 @@ class _Decompressing(io.RawIOBase):
     """
 
     def __init__(self, raw: BinaryIO, kind: str, new_decoder: Callable[[], Any]) -> None:
-        self._raw, self._kind, self._new_decoder = raw, kind, new_decoder
+        super().__init__(raw)
+        self._kind, self._new_decoder = kind, new_decoder
         self._decoder = new_decoder()
         self._fed = False
-        self._pending = memoryview(b"")
-        self._finished = False
         self._error: Exception | None = None
-
-    def readable(self) -> bool:
-        return True
 
     def readinto(self, buffer: Any) -> int:
         if self._error is not None and not self._pending:
             error, self._error = self._error, None
             raise error
-        while not self._pending and not self._finished:
-            self._pending = memoryview(self._next_output())
-        size = min(len(buffer), len(self._pending))
-        buffer[:size] = self._pending[:size]
-        self._pending = self._pending[size:]  # a view: no copy of what is left
-        return size
+        return super().readinto(buffer)
 
     def _next_output(self) -> bytes:
         chunk = self._raw.read(CHUNK_BYTES)
@@ -94,36 +112,18 @@ class _Decompressing(io.RawIOBase):
             return b""
         return out
 
-    def close(self) -> None:
-        self._raw.close()
-        super().close()
 
-
-class _Transcoding(io.RawIOBase):
+class _Transcoding(_Converting):
     """UTF-16 or UTF-32 text (with its byte-order mark) as a UTF-8 byte stream; what does not decode becomes U+FFFD."""
 
     def __init__(self, raw: BinaryIO, encoding: str) -> None:
-        self._raw = raw
+        super().__init__(raw)
         self._decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
-        self._pending = memoryview(b"")
-        self._finished = False
 
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        while not self._pending and not self._finished:
-            chunk = self._raw.read(CHUNK_BYTES)
-            self._finished = not chunk
-            self._pending = memoryview(self._decoder.decode(chunk, final=self._finished).encode("utf-8"))
-        size = min(len(buffer), len(self._pending))
-        buffer[:size] = self._pending[:size]
-        self._pending = self._pending[size:]
-        return size
-
-    def close(self) -> None:
-        self._raw.close()
-        super().close()
+    def _next_output(self) -> bytes:
+        chunk = self._raw.read(CHUNK_BYTES)
+        self._finished = not chunk
+        return self._decoder.decode(chunk, final=self._finished).encode("utf-8")
 
 
 def unicode_encoding(magic: bytes) -> str | None:
