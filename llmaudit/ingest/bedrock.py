@@ -173,10 +173,10 @@ def apply_input_body(record: RequestRecord, body: Any) -> None:
     record.max_tokens = to_parameter(
         first(body.get("max_tokens"), body.get("max_gen_len"), get_path(config, "maxTokens"), get_path(config, "maxTokenCount"))
     )
-    settings = {"inference": {k: v for k, v in config.items() if k not in BEDROCK_OWN_COLUMNS}} \
-        if isinstance(config, dict) else {}
-    settings.update({k: body[k] for k in BEDROCK_OUTPUT_PARAMS if body.get(k) is not None})
-    record.output_params = output_params(settings, tuple(sorted(settings))) if any(settings.values()) else None
+    settings = {k: body.get(k) for k in BEDROCK_OUTPUT_PARAMS}
+    if isinstance(config, dict):
+        settings["inference"] = {k: v for k, v in config.items() if k not in BEDROCK_OWN_COLUMNS} or None
+    record.output_params = output_params(settings)
     if body.get("anthropic_version") is not None:
         record.endpoint = "messages"
 

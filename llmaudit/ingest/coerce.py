@@ -9,6 +9,7 @@ import hashlib
 import json
 import math
 import time
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -260,12 +261,12 @@ NON_TEXT_PART_TYPES = {
 }
 
 
-def output_params(body: Any, keys: tuple[str, ...]) -> str | None:
-    """The request parameters among ``keys`` that change the answer (response format, stop sequences, tool choice,
-    penalties, reasoning effort...), as canonical JSON; None when the body sets none of them."""
+def output_params(body: Any, keys: Iterable[str] | None = None) -> str | None:
+    """The request parameters among ``keys`` (all of the body's when None) that change the answer (response format,
+    stop sequences, tool choice, penalties, reasoning effort...), as canonical JSON; None when the body sets none."""
     if not isinstance(body, dict):
         return None
-    found = {key: body[key] for key in keys if body.get(key) is not None}
+    found = {key: body[key] for key in (body if keys is None else keys) if body.get(key) is not None}
     return canonical_json(found) if found else None
 
 

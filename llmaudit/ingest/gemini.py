@@ -207,7 +207,7 @@ def apply_request(record: RequestRecord, body: Any) -> None:
                 if key not in GEMINI_OWN_COLUMNS}
     settings.update({key: body[key] for key in ("toolConfig", "tool_config", "safetySettings", "safety_settings")
                      if body.get(key) is not None})
-    record.output_params = output_params(settings, tuple(sorted(settings)))
+    record.output_params = output_params(settings)
     # Vertex labels are how teams attribute Gemini spend.
     if isinstance(body.get("labels"), dict):
         record.metadata.update(flat_metadata(body["labels"]))
