@@ -213,7 +213,8 @@ class Store:
             files = [dataclasses.replace(f, requests=stored.get(f.file, 0),
                                          records=max(f.records, stored.get(f.file, 0) + f.rejected)) for f in files]
         rejected = sum(f.rejected for f in files)
-        # A file read again after it shrank leaves requests of its longer read: never fewer records than those.
+        # Each row holds at least its requests and rejections; requests from a file no row names (a store written
+        # before files were recorded) would make this negative.
         duplicates = max(sum(f.records for f in files) - requests - rejected, 0)
         joined = self.db.execute("SELECT count(*) FROM joined_halves").fetchall()[0][0]
         rejects = [RejectedRecord(*row) for row in self.db.execute(
