@@ -19,9 +19,9 @@ from llmaudit.analyses.interface import AnalysisContext, Lever, LeverResult
 from llmaudit.analyses.prompt_view import input_keys, query_texts
 from llmaudit.redaction import excerpt
 from llmaudit.sums import exact_sum, series_sum
+from llmaudit.tokens.attribution import PART_COLUMNS
 
 TOP_REPEATED = 10
-PART_COLUMNS = ["request_id", "seq", "role", "kind", "component", "text_hash"]
 CACHE_KEY_SEED = 7
 EXCERPT_CHARS = 120
 

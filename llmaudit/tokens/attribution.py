@@ -24,6 +24,8 @@ OUTPUT_COMPONENTS = ("output", "reasoning")
 PER_USE_COMPONENTS = ("web_search",)
 """Billed per use, not per token (a provider-run web search): no tokens, their cost alone."""
 MEDIA_KINDS = ("image", "audio", "file")
+PART_COLUMNS = ("request_id", "seq", "role", "kind", "component", "text_hash")
+"""The columns of a prompt part the levers read (`PendingAttribution.prompt_parts`, `media_parts`)."""
 TOP_TEXTS = 10
 EXCERPT_CHARS = 160
 
@@ -289,8 +291,8 @@ class PendingAttribution:
         self._priced, self._texts = priced, texts
         self._text_msgs, self._media = _prompt_parts(priced, messages, self._model_enc)
         self._job = _start_counts(self._text_msgs, texts, patterns)
-        self.prompt_parts = self._text_msgs.select("request_id", "seq", "role", "kind", "component", "text_hash")
-        self.media_parts = self._media.select("request_id", "seq", "role", "kind", "component", "text_hash")
+        self.prompt_parts = self._text_msgs.select(PART_COLUMNS)
+        self.media_parts = self._media.select(PART_COLUMNS)
         self._finished: tuple[Attribution, pl.DataFrame] | None = None
 
     def wait_for_counts(self) -> None:
