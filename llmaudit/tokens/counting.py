@@ -12,6 +12,7 @@ never copied through a pipe), so memory stays bounded by the unique text itself.
 from __future__ import annotations
 
 import multiprocessing
+import re
 import threading
 from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, wait
@@ -40,22 +41,31 @@ MEMO_CHARS = 64_000_000
 SEGMENTED_ENCODINGS = frozenset({"o200k_base", "cl100k_base"})
 """Encodings whose pre-tokenizer cuts at `segments`' cut points (checked in tests/tokens/test_counting.py)."""
 
+_INDENT = re.compile(r"[^\S\r\n]*")
+"""White space that is not a line break (Python's is a superset of the tokenizers': a cut is never wrongly made)."""
+
 _jobs: dict[int, tuple[pl.Series, list[tuple[str, pl.DataFrame]], set[str], tuple]] = {}
 """Job id -> (texts, [(encoding, text_hash and row in texts)], context hashes, patterns): forked workers inherit it."""
 
 
 def segments(text: str, size: int = SEGMENT_CHARS) -> list[str]:
-    """``text`` cut into pieces of at least ``size`` characters, only after a single newline between
-    two characters that are not white space, the second not a slash.
+    """``text`` cut into pieces of at least ``size`` characters, only after a single newline that follows a
+    character that is not white space and comes before a line that is not blank: no other line break
+    before its first character that is not white space, and that character not a slash right after
+    the newline.
 
     There, the o200k and cl100k pre-tokenizers always end a piece: the newline is a piece of its own
-    or ends a punctuation piece (o200k's also takes slashes after it), and no piece takes a newline
-    in front of it. BPE works within pieces, so the segments' counts add up to the text's count.
+    (its white-space piece takes the newlines of the run it starts, and there is no other) or ends a
+    punctuation piece (o200k's also takes slashes right after it), and no piece takes a newline in
+    front of it. BPE works within pieces, so the segments' counts add up to the text's count. An
+    indented line (pretty-printed JSON, code) is a line like any other.
     """
-    cuts, start, last = [], 0, len(text) - 1
+    cuts, start, end = [], 0, len(text)
     at = text.find("\n", size - 1)  # newlines only from `size` on are looked at: one step per segment, mostly
-    while -1 < at < last:
-        if at > 0 and not text[at - 1].isspace() and not text[at + 1].isspace() and text[at + 1] != "/":
+    while -1 < at < end - 1:
+        after = _INDENT.match(text, at + 1).end()  # type: ignore[union-attr]  # always matches
+        if at > 0 and not text[at - 1].isspace() and after < end and text[after] not in "\r\n" \
+                and (after > at + 1 or text[after] != "/"):
             cuts.append(text[start:at + 1])
             start = at + 1
             at = text.find("\n", start + size - 1)

@@ -30,13 +30,19 @@ def test_segment_counts_add_up_to_the_whole_count(encoding: str, pieces: list[st
     assert [token for segment in cut for token in encode(segment)] == encode(text)  # the same tokens, not only as many
 
 
-def test_segments_cut_only_after_a_lone_newline_before_a_non_space_non_slash() -> None:
+def test_segments_cut_only_after_a_lone_newline_before_a_line_that_is_not_blank() -> None:
     assert segments("aaaa\nbbbb\ncccc", 1) == ["aaaa\n", "bbbb\n", "cccc"]
     assert segments("aaaa\n\nbbbb", 1) == ["aaaa\n\nbbbb"]  # a blank line: the newlines may join
     assert segments("aaaa \nbbbb", 1) == ["aaaa \nbbbb"]
     assert segments("aaaa.\n/bbb", 1) == ["aaaa.\n/bbb"]  # o200k: ".\n/" is one piece
     assert segments("aaaa\n- bb\ncc", 1) == ["aaaa\n", "- bb\n", "cc"]
     assert segments("aaaa\nbbbb\ncccc", 8) == ["aaaa\nbbbb\n", "cccc"]
+    # Indented lines (pretty-printed JSON): the newline's piece stops before the indentation.
+    assert segments('{\n  "a": 1,\n  "b": [\n    2\n  ]\n}', 1) == ['{\n', '  "a": 1,\n', '  "b": [\n', '    2\n', '  ]\n', '}']
+    assert segments("aaaa\n  /bb", 1) == ["aaaa\n", "  /bb"]  # the slash is not right after the newline
+    assert segments("aaaa\n  \nbbbb", 1) == ["aaaa\n  \nbbbb"]  # a blank line, however indented
+    assert segments("aaaa\n \rbbbb", 1) == ["aaaa\n \rbbbb"]
+    assert segments("aaaa\n   ", 1) == ["aaaa\n   "]
 
 
 @pytest.mark.parametrize("encoding", sorted(SEGMENTED_ENCODINGS))
@@ -115,8 +121,9 @@ def _reference_segments(text: str, size: int) -> list[str]:
     cuts, start, position = [], 0, 0
     for line, after in zip(lines[:-1], lines[1:], strict=True):
         position += len(line) + 1
-        if position - start >= size and line and after and not line[-1].isspace() and not after[0].isspace() \
-                and after[0] != "/":
+        indent = after[:len(after) - len(after.lstrip())]
+        if position - start >= size and line and not line[-1].isspace() and len(indent) < len(after) \
+                and "\r" not in indent and (indent or after[0] != "/"):
             cuts.append(text[start:position])
             start = position
     cuts.append(text[start:])
