@@ -1,17 +1,19 @@
 """The naive per-record audit llmaudit is measured against, written the way blog posts write it.
 
-One pass over a JSONL log: json.loads per line, tiktoken on every message of every request
-(OpenAI cookbook style: tokens per message plus every value encoded), one
+One pass over a JSONL log: json.loads per line, tiktoken on every message and every tool
+definition of every request (OpenAI cookbook style: tokens per message plus every value encoded;
+the tools, which the analysis attributes too, as their JSON), one
 genai_prices.calc_price call per row, and dictionaries summing cost and tokens by model and
 by feature. Then, record by record as they come, the same three levers llmaudit simulates,
 the way the articles build them:
 
-- exact cache: a dict keyed by model + the full prompt, 24 h TTL;
+- exact cache: a dict keyed by model + the tools + the full prompt, 24 h TTL;
 - semantic cache: each single-turn question is embedded on its own (hashed word and
   character n-grams, 2,048 dimensions) and compared with every cached question of the same
-  model and system prompt by a flat brute-force search (a numpy dot product against the
+  model, system prompt and tools by a flat brute-force search (a numpy dot product against the
   cached vectors, as a flat vector index does), hit at cosine >= 0.93;
-- provider prompt caching: the prompt's tokens compared, token by token, with the previous
+- provider prompt caching: the prompt's tokens (tools first, as providers order the prefix)
+  compared, token by token, with the previous
   prompt of the same model, cached from 1,024 tokens in steps of 128.
 
 Nothing is de-duplicated or vectorised across records; that is the point. ``--costs-only``
@@ -57,9 +59,10 @@ class Levers:
         self.previous_prompt: dict[str, list[int]] = {}
         self.cacheable_tokens = 0
 
-    def feed(self, model: str, when: float, messages: list[tuple[str, list[str]]], tokens: list[int]) -> None:
-        """One request: its model, time (epoch s), messages and prompt tokens."""
-        prompt = json.dumps(messages)
+    def feed(self, model: str, when: float, messages: list[tuple[str, list[str]]], tools: list[str],
+             tokens: list[int]) -> None:
+        """One request: its model, time (epoch s), messages, tool definitions (JSON) and prompt tokens."""
+        prompt = json.dumps([tools, messages])
         key = model + prompt
         if key in self.exact and when - self.exact[key] <= TTL_SECONDS:
             self.exact_hits += 1
@@ -68,7 +71,7 @@ class Levers:
         users = [" ".join(texts) for role, texts in messages if role == "user"]
         if len(users) == 1:
             system = " ".join(" ".join(texts) for role, texts in messages if role == "system")
-            self._semantic(model + "\x1f" + system, users[0])
+            self._semantic(model + "\x1f" + system + "\x1f" + "".join(tools), users[0])
         before = self.previous_prompt.get(model, [])
         shared = 0
         for mine, theirs in zip(tokens, before, strict=False):
@@ -127,6 +130,7 @@ def openai_row(record: dict[str, Any]) -> dict[str, Any] | None:
         messages.append((message["role"], texts))
     return {
         "provider": "openai", "model": response["model"], "messages": messages,
+        "tools": [json.dumps(tool) for tool in record["request"].get("tools") or []],
         "input": usage["prompt_tokens"], "cached": usage.get("prompt_tokens_details", {}).get("cached_tokens", 0),
         "written": 0, "output": usage["completion_tokens"],
     }
@@ -144,6 +148,7 @@ def anthropic_row(record: dict[str, Any]) -> dict[str, Any] | None:
     cached, written = usage.get("cache_read_input_tokens", 0), usage.get("cache_creation_input_tokens", 0)
     return {
         "provider": "anthropic", "model": response["model"], "messages": messages,
+        "tools": [json.dumps(tool) for tool in request.get("tools") or []],
         "input": usage["input_tokens"] + cached + written, "cached": cached, "written": written,
         "output": usage["output_tokens"],
     }
@@ -170,6 +175,11 @@ def audit(path: Path, levers: Levers | None = None) -> dict[str, Any]:
                 continue
             counted = 0
             prompt_tokens: list[int] = []
+            for tool in row["tools"]:
+                encoded = encoding.encode(tool)
+                prompt_tokens += encoded
+                tokens_by_role["tools"] += len(encoded)
+                counted += len(encoded)
             for role, texts in row["messages"]:
                 encoded = [token for text in texts for token in encoding.encode(text)]
                 prompt_tokens += encoded
@@ -185,7 +195,7 @@ def audit(path: Path, levers: Levers | None = None) -> dict[str, Any]:
             except LookupError:
                 cost = 0.0
             if levers is not None:
-                levers.feed(row["model"], when.timestamp(), row["messages"], prompt_tokens)
+                levers.feed(row["model"], when.timestamp(), row["messages"], row["tools"], prompt_tokens)
             feature = (record.get("metadata") or {}).get("feature") or "(none)"
             for sums, key in ((by_model, row["model"]), (by_feature, feature)):
                 sums[key]["requests"] += 1
