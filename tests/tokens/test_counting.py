@@ -12,7 +12,8 @@ from llmaudit.tokens.counting import SEGMENTED_ENCODINGS, SegmentCounter, count_
 from llmaudit.tokens.encodings import load_encoding
 
 TRICKY = ["\n", "\n", "\n", "\r", "\n/", ".\n", " ", "  ", "\t", "/", ".", ",", "'", "'s", "-", "#", "s", "A", "word", "Word",
-          "é", "e\u0301", "1", "123", "٣", "½", "²", "中文", "\u00a0", "\u2028", "\x85", "\x1c", "\u3000", "\u200b", "😀"]
+          "é", "e\u0301", "1", "123", "٣", "½", "²", "中文", "\u00a0", "\u2028", "\x85", "\x1c", "\u3000", "\u200b", "😀",
+          "\n  ", "\n\t", " \n", "\r\n", "\v", "{", "}", '"', ":"]  # the last: indentation and JSON
 
 
 def _whole(text: str, encoding: str) -> int:
