@@ -328,12 +328,10 @@ class Ingestor:
                     self.report.superseded.append(self.builder.key_of(full.record, full.source_format))
                 added = self._add(_merge_halves(partial.record, full.record), full.source_format, full.source_file,
                                   late.setdefault(full.source_file, Counter()))
-                if partial.earlier or full.earlier or partial.copy:
-                    # Its other half was read (and counted) in an earlier run, or counted as a copy when it was
-                    # read: this one completes the request.
-                    if partial.earlier or full.earlier:
-                        self.report.joined_earlier.append(partial if partial.earlier else full)
-                else:
+                if partial.earlier or full.earlier:
+                    # Its other half was read (and counted) in an earlier run: this one completes the request.
+                    self.report.joined_earlier.append(partial if partial.earlier else full)
+                elif not partial.copy:  # a copy was counted (as a duplicate) when it was read
                     # The second half of a pair is merged into the request: counted as a duplicate record (and as
                     # a merged half, unless the pair is a copy of another: both files read twice).
                     self.report.duplicates += 1
@@ -347,9 +345,9 @@ class Ingestor:
         known = self._joined_before()
         for queue in self._fulls.values():
             # An output an earlier run joined is a copy of a stored request: it takes no input away.
-            copies = [half for half in queue if not half.earlier and half.identity in known]
-            self.report.duplicates += len(copies)
-            queue[:] = [half for half in queue if half.earlier or half.identity not in known]
+            kept = [half for half in queue if half.earlier or half.identity not in known]
+            self.report.duplicates += len(queue) - len(kept)
+            queue[:] = kept
         self._join_waiting(late)
         waiting = [half for queues in (self._fulls, self._partials) for queue in queues.values() for half in queue]
         seen = set(self.report.joined_now)
