@@ -111,8 +111,9 @@ class Store:
         try:
             with self._transaction():
                 if superseded and self._has_requests():
-                    db.executemany("DELETE FROM messages WHERE request_id = ?", [[key] for key in superseded])
-                    db.executemany("DELETE FROM requests WHERE request_id = ?", [[key] for key in superseded])
+                    keys = [[key] for key in superseded]
+                    db.executemany("DELETE FROM messages WHERE request_id = ?", keys)
+                    db.executemany("DELETE FROM requests WHERE request_id = ?", keys)
                 self._write()
         finally:
             for name in ("incoming_requests", "incoming_messages", "incoming_texts"):
