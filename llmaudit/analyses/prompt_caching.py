@@ -25,6 +25,7 @@ from llmaudit.analyses.prompt_layout import (
     find_tool_orders,
 )
 from llmaudit.analyses.volatile_prefix import SpanTemplate, find_span_templates
+from llmaudit.cores import SIDE_BY_SIDE_MAX_REQUESTS, beside
 from llmaudit.spill import release_pages
 from llmaudit.sums import exact_sum, series_sum
 
@@ -153,13 +154,13 @@ def _fix_savings(fix: PromptFix, parts: pl.DataFrame, rules: pl.DataFrame, befor
     return max(before[fix.group_key] - after, 0.0)
 
 
-def _savings_after(fixes: list[PromptFix], parts: pl.DataFrame, rules: pl.DataFrame, logged: pl.DataFrame,
-                   by_model: list[dict[str, Any]]) -> float:
-    """Savings against the logged cost once every given fix is applied too.
+def _gaps_after(fixes: list[PromptFix], parts: pl.DataFrame, rules: pl.DataFrame,
+                logged: pl.DataFrame) -> dict[tuple[str, str], float]:
+    """The gap (logged minus simulated input cost) of each model the fixes touch, once every given fix is applied.
 
-    Only the models the fixes touch are replayed again: a fix rewrites requests of one (family,
-    model, feature), and a cache scope and a breakpoint policy never reach past one model, so every
-    other model's row of ``by_model`` (today's replay) stands as it is.
+    Only those models are replayed again: a fix rewrites requests of one (family, model, feature), and a
+    cache scope and a breakpoint policy never reach past one model, so every other model's gap stands as
+    today's replay has it (`_savings_after`).
     """
     touched = pl.DataFrame({"family": [fix.family for fix in fixes], "model": [fix.model for fix in fixes]},
                            schema={"family": pl.String, "model": pl.String}).unique()
@@ -169,8 +170,12 @@ def _savings_after(fixes: list[PromptFix], parts: pl.DataFrame, rules: pl.DataFr
         own = fix.rewrite(own)
     replayed = own_rules.join(simulate(own, own_rules), on="request_id", how="inner") \
         .join(logged, on="request_id", how="left")
-    after = {(row["family"], row["model"]): float(row["gap_usd"]) for row in _rows(replayed, ["family", "model"])}
-    return sum(after.get((row["family"], row["model"]), float(row["gap_usd"])) for row in by_model)
+    return {(row["family"], row["model"]): float(row["gap_usd"]) for row in _rows(replayed, ["family", "model"])}
+
+
+def _savings_after(gaps_after: dict[tuple[str, str], float], by_model: list[dict[str, Any]]) -> float:
+    """Savings against the logged cost with the fixes applied: the touched models' new gaps, the others' as they are."""
+    return sum(gaps_after.get((row["family"], row["model"]), float(row["gap_usd"])) for row in by_model)
 
 
 def _affected(replayed: pl.DataFrame, by_model: list[dict[str, Any]]) -> int:
@@ -232,17 +237,20 @@ class PromptCachingLever(Lever):
         for template in templates:
             if template.family != "anthropic":  # automatic caches match tokens inside a message; breakpoints do not
                 parts = template.share_prefix(parts)
-        replayed = rules.join(simulate(parts, rules), on="request_id", how="inner").join(logged, on="request_id", how="left")
-        by_model = _rows(replayed, ["family", "model"])
-        by_feature = [{"feature": row.pop("feature_key"), **row} for row in _rows(replayed, ["feature_key", "family", "model"])]
-        affected, replayed_requests = _affected(replayed, by_model), replayed.height
-        by_request = replayed.select("request_id", saved_usd=pl.col("cost_input_usd") - pl.col("sim_input_usd"),
-                                     group=pl.concat_str("family", pl.col("model").fill_null(""), separator="/"))
-        del replayed  # a row per request: gone before the fixes' replays (the lever's peak at 1M requests)
+        # The fixes are priced beside today's replay (neither reads the other's result), or after it above
+        # SIDE_BY_SIDE_MAX_REQUESTS, when today's replayed rows are gone first (the lever's peak at 1M requests).
+        with beside(lambda: self._fixes_and_gaps(context, parts, rules, templates, logged),
+                    side_by_side=rules.height <= SIDE_BY_SIDE_MAX_REQUESTS) as pricing:
+            replayed = rules.join(simulate(parts, rules), on="request_id", how="inner").join(logged, on="request_id", how="left")
+            by_model = _rows(replayed, ["family", "model"])
+            by_feature = [{"feature": row.pop("feature_key"), **row} for row in _rows(replayed, ["feature_key", "family", "model"])]
+            affected, replayed_requests = _affected(replayed, by_model), replayed.height
+            by_request = replayed.select("request_id", saved_usd=pl.col("cost_input_usd") - pl.col("sim_input_usd"),
+                                         group=pl.concat_str("family", pl.col("model").fill_null(""), separator="/"))
+            del replayed  # a row per request
+        fixes, gaps_after = pricing.result()
         savings = sum(float(r["gap_usd"]) for r in by_model)
-        fixes = self._price_fixes(context, parts, rules, templates)
-        worthwhile = [fix for fix, saved, _ in fixes if saved > 0]
-        savings_with_fixes = _savings_after(worthwhile, parts, rules, logged, by_model) if worthwhile else savings
+        savings_with_fixes = _savings_after(gaps_after, by_model) if gaps_after is not None else savings
         details = {
             "rules_version": provider_rules.RULES_VERSION,
             "granularity": "message parts",
@@ -262,6 +270,14 @@ class PromptCachingLever(Lever):
             assumptions=self._assumptions(ttl, rules, skipped, by_model), details=details,
             savings_by_request=by_request,
         )
+
+    def _fixes_and_gaps(self, context: AnalysisContext, parts: pl.DataFrame, rules: pl.DataFrame,
+                        templates: list[SpanTemplate], logged: pl.DataFrame
+                        ) -> tuple[list[tuple[PromptFix, float, dict[str, object]]], dict[tuple[str, str], float] | None]:
+        """Every candidate fix priced, and the touched models' gaps with every fix that pays (None: none pays)."""
+        fixes = self._price_fixes(context, parts, rules, templates)
+        worthwhile = [fix for fix, saved, _ in fixes if saved > 0]
+        return fixes, _gaps_after(worthwhile, parts, rules, logged) if worthwhile else None
 
     def _price_fixes(self, context: AnalysisContext, parts: pl.DataFrame, rules: pl.DataFrame,
                      templates: list[SpanTemplate]) -> list[tuple[PromptFix, float, dict[str, object]]]:

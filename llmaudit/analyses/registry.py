@@ -9,6 +9,7 @@ from llmaudit.analyses.exact_cache import ExactCacheLever
 from llmaudit.analyses.interface import AnalysisContext, Lever, LeverResult
 from llmaudit.analyses.prompt_caching import PromptCachingLever
 from llmaudit.analyses.semantic_cache import SemanticCacheLever
+from llmaudit.cores import SIDE_BY_SIDE_MAX_REQUESTS
 from llmaudit.cores import available as available_cores
 from llmaudit.heap import return_free_memory
 from llmaudit.spill import release_pages
@@ -19,12 +20,6 @@ LEVER_CLASSES: list[type[Lever]] = [
     SemanticCacheLever,
     PromptCachingLever,
 ]
-
-
-SIDE_BY_SIDE_MAX_REQUESTS = 250_000
-"""Above this many requests the two groups of levers run one after the other: side by side their working
-sets add up (measured at 1M requests: 1.5 GB more at the peak, for about 10 s less); below it the peak is
-small (1.4 GB at 100k) and side by side saves about a second there."""
 
 
 def levers() -> list[Lever]:

@@ -374,10 +374,16 @@ def test_savings_with_fixes_replays_only_the_models_the_fixes_touch(monkeypatch:
     records += [record(30 + i, 3 * i, [Message("system", SYSTEM_2K), Message("user", f"Other {i}")], model="gpt-4o",
                        feature="other") for i in range(4)]  # a model no fix touches
     seen: list[tuple[set[str], float]] = []
-    partial = pc._savings_after
+    inputs: list[tuple[list, pl.DataFrame, pl.DataFrame, pl.DataFrame]] = []
+    gaps_after, partial = pc._gaps_after, pc._savings_after
 
-    def checked(fixes: list, parts: pl.DataFrame, rules: pl.DataFrame, logged: pl.DataFrame, by_model: list) -> float:
-        got = partial(fixes, parts, rules, logged, by_model)
+    def kept(fixes: list, parts: pl.DataFrame, rules: pl.DataFrame, logged: pl.DataFrame) -> dict:
+        inputs.append((fixes, parts, rules, logged))
+        return gaps_after(fixes, parts, rules, logged)
+
+    def checked(gaps: dict, by_model: list) -> float:
+        got = partial(gaps, by_model)
+        [(fixes, parts, rules, logged)] = inputs
         for fix in fixes:
             parts = fix.rewrite(parts)
         everything = rules.join(pc.simulate(parts, rules), on="request_id", how="inner").join(logged, on="request_id", how="left")
@@ -386,6 +392,7 @@ def test_savings_with_fixes_replays_only_the_models_the_fixes_touch(monkeypatch:
         seen.append(({fix.model for fix in fixes}, got))
         return got
 
+    monkeypatch.setattr(pc, "_gaps_after", kept)
     monkeypatch.setattr(pc, "_savings_after", checked)
     result, _ = run(records)
     [(models, savings)] = seen
