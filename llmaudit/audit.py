@@ -82,7 +82,7 @@ def run_audit(config: AuditConfig, on_progress: Progress | None = None) -> Audit
     prompt_texts = texts.select("text_hash", "text")
 
     def with_tokens() -> AnalysisContext:
-        return AnalysisContext(priced, pending.finish()[1], prompt_texts, window.days, config.levers, patterns,
+        return AnalysisContext(priced, pending.message_tokens(), prompt_texts, window.days, config.levers, patterns,
                                pending.media_parts)
 
     try:

@@ -9,10 +9,13 @@ prefix, so cache reads (then cache writes) are allocated to the earliest compone
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import polars as pl
 
+from llmaudit.cores import SIDE_BY_SIDE_MAX_REQUESTS
+from llmaudit.cores import available as available_cores
 from llmaudit.redaction import excerpt_expr
 from llmaudit.sums import exact_sum
 from llmaudit.tokens.calibration import Calibration, calibrate_model, default_calibration
@@ -294,53 +297,92 @@ class PendingAttribution:
         self.prompt_parts = self._text_msgs.select(PART_COLUMNS)
         self.media_parts = self._media.select(PART_COLUMNS)
         self._finished: tuple[Attribution, pl.DataFrame] | None = None
+        self._calibrated: _Calibrated | None = None
+        self._beside: ThreadPoolExecutor | None = None
+        self._report: Future[Attribution] | None = None
 
     def wait_for_counts(self) -> None:
         """Return once every text is counted (the counting workers have ended)."""
         self._job.result()
 
     def cancel(self) -> None:
-        """Stop counting (the attribution is no longer wanted)."""
+        """Stop counting (the attribution is no longer wanted), and the report's thread once it is done."""
         self._job.cancel()
+        if self._beside is not None:
+            self._beside.shutdown(wait=True, cancel_futures=True)
+
+    def message_tokens(self) -> pl.DataFrame:
+        """The message parts with calibrated `tokens` and `context_tokens` (computed once): what the levers read.
+
+        The rest of the attribution (spend per component, the top repeated texts: the report's alone) then
+        starts on a second thread when two cores and `SIDE_BY_SIDE_MAX_REQUESTS` allow, beside the levers.
+        """
+        if self._finished is not None:
+            return self._finished[1]
+        if self._calibrated is None:
+            per_request, rows = _per_request_tokens(self._text_msgs, self._media, self._job.result())
+            self._calibrated = _calibrated(self._priced, self._model_enc, per_request, rows)
+            if available_cores() >= 2 and self._priced.height <= SIDE_BY_SIDE_MAX_REQUESTS:
+                self._beside = ThreadPoolExecutor(1, thread_name_prefix="llmaudit-attribution")
+                self._report = self._beside.submit(self._attribution, self._calibrated)
+        return self._calibrated.message_tokens
 
     def finish(self) -> tuple[Attribution, pl.DataFrame]:
         """The attribution, and the message parts with calibrated `tokens` and `context_tokens` (computed once)."""
         if self._finished is None:
-            per_request, rows = _per_request_tokens(self._text_msgs, self._media, self._job.result())
-            self._finished = _finish(self._priced, self._texts, self._model_enc, self._models, self._choices,
-                                     per_request, rows)
+            tokens = self.message_tokens()
+            assert self._calibrated is not None
+            attribution = self._report.result() if self._report is not None else self._attribution(self._calibrated)
+            if self._beside is not None:
+                self._beside.shutdown()
+            self._finished = attribution, tokens
+            self._calibrated = self._report = self._beside = None  # the rows held for the report can go
         return self._finished
 
+    def _attribution(self, calibrated: _Calibrated) -> Attribution:
+        attributed = calibrated.attributed
+        residuals = attributed.get_column("residual").drop_nulls()
+        check = AttributionCheck(
+            requests_with_text=residuals.len(),
+            share_exact=round(float((residuals < 0.5).mean()), 6) if residuals.len() else None,  # type: ignore[arg-type]
+            worst_abs_error=int(round(float(residuals.max()))) if residuals.len() else None,  # type: ignore[arg-type]
+            media_parts_excluded=int(attributed.get_column("n_media").sum() or 0),
+        )
+        top_system, top_context = _repeated(calibrated.rows, attributed, self._texts)
+        return Attribution(
+            overall=_spend(attributed),
+            by_feature=_grouped(attributed, "feature"),
+            by_model=_grouped(attributed, "model"),
+            top_system_prompts=top_system,
+            top_context_blocks=top_context,
+            check=check,
+            encodings={m or "(no model)": self._choices[m].encoding + ("" if self._choices[m].exact else " (proxy)")
+                       for m in self._models},
+            calibration=calibrated.calibrations,
+        )
 
-def _finish(priced: pl.DataFrame, texts: pl.DataFrame, model_enc: pl.DataFrame, models: list[str | None],
-            choices: dict, per_request: pl.DataFrame, rows: pl.DataFrame) -> tuple[Attribution, pl.DataFrame]:
+
+@dataclass(frozen=True)
+class _Calibrated:
+    """The calibrated counts: per request (`attributed`), per message part (`rows` raw, `message_tokens` calibrated)."""
+
+    calibrations: list[Calibration]
+    attributed: pl.DataFrame
+    rows: pl.DataFrame
+    message_tokens: pl.DataFrame
+
+
+def _calibrated(priced: pl.DataFrame, model_enc: pl.DataFrame, per_request: pl.DataFrame,
+                rows: pl.DataFrame) -> _Calibrated:
     zero_cols = [c for c in per_request.columns if c != "request_id"]
     joined = priced.filter(pl.col("cost_source") == "computed").join(per_request, on="request_id", how="left") \
         .with_columns(pl.col(c).fill_null(0) for c in zero_cols)
     calibrations = _calibrate(joined, model_enc)
     attributed = _attributed(joined, calibrations)
-    residuals = attributed.get_column("residual").drop_nulls()
-    check = AttributionCheck(
-        requests_with_text=residuals.len(),
-        share_exact=round(float((residuals < 0.5).mean()), 6) if residuals.len() else None,  # type: ignore[arg-type]
-        worst_abs_error=int(round(float(residuals.max()))) if residuals.len() else None,  # type: ignore[arg-type]
-        media_parts_excluded=int(attributed.get_column("n_media").sum() or 0),
-    )
-    top_system, top_context = _repeated(rows, attributed, texts)
     factors = attributed.select("request_id", "factor", "tools_factor")
     message_tokens = rows.with_columns(_looked_up(rows, factors, ["request_id"])).with_columns(
         tokens=pl.when(pl.col("component") == "tools").then(pl.col("tokens") * pl.col("tools_factor").fill_null(1.0))
         .otherwise(pl.col("tokens") * pl.col("factor").fill_null(1.0)),
         context_tokens=pl.col("context_tokens") * pl.col("factor").fill_null(1.0),
     ).select("request_id", "seq", "role", "kind", "component", "text_hash", "tokens", "context_tokens")
-    attribution = Attribution(
-        overall=_spend(attributed),
-        by_feature=_grouped(attributed, "feature"),
-        by_model=_grouped(attributed, "model"),
-        top_system_prompts=top_system,
-        top_context_blocks=top_context,
-        check=check,
-        encodings={m or "(no model)": choices[m].encoding + ("" if choices[m].exact else " (proxy)") for m in models},
-        calibration=calibrations,
-    )
-    return attribution, message_tokens
+    return _Calibrated(calibrations, attributed, rows, message_tokens)
