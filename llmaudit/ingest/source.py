@@ -12,7 +12,7 @@ import shutil
 import sys
 import tempfile
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -295,12 +295,20 @@ def is_compressed(source: SourceFile) -> bool:
 
 
 def line_spans(source: SourceFile, pieces: int) -> list[tuple[int, int]]:
-    """About ``pieces`` byte ranges [start, stop) covering an uncompressed file, each starting at a line start."""
+    """About ``pieces`` byte ranges [start, stop) of equal size covering an uncompressed file, each starting at a
+    line start."""
+    size = source.size_bytes()
+    return line_spans_at(source, [size * piece // pieces for piece in range(1, pieces)])
+
+
+def line_spans_at(source: SourceFile, cuts: Sequence[int]) -> list[tuple[int, int]]:
+    """Byte ranges [start, stop) covering an uncompressed file, cut at the first line start from each of the
+    increasing offsets ``cuts`` (a cut inside the last line, or repeated, falls away)."""
     size = source.size_bytes()
     bounds = [0]
     with open(source.path, "rb") as stream:
-        for piece in range(1, pieces):
-            stream.seek(size * piece // pieces)
+        for cut in cuts:
+            stream.seek(cut)
             stream.readline()  # to the start of the next line
             at = stream.tell()
             if bounds[-1] < at < size:

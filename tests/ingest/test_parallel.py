@@ -19,7 +19,7 @@ import pytest
 
 from llmaudit.errors import InputError
 from llmaudit.ingest import parallel
-from llmaudit.ingest.pipeline import IngestReport, ingest_files
+from llmaudit.ingest.pipeline import Ingestor, IngestReport, ingest_files
 from llmaudit.ingest.source import SourceFile, line_spans
 from llmaudit.table import TableBuilder
 from tests.nasty import corpus
@@ -83,6 +83,48 @@ def test_a_big_file_is_really_cut(tmp_path: Path) -> None:
     assert [tally.lines for tally in tallies] == [len(piece) for piece in read]
     whole = LineTally()
     assert sum(1 for _ in iter_lines(source, None, whole)) == whole.lines == 1001
+
+
+def test_pieces_shrink_towards_the_end_of_the_input(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each piece is about 1/workers of the input left after it, capped and floored, across files; the cut files
+    read as one process reads them."""
+    def line(n: int) -> bytes:
+        return json.dumps({
+            "timestamp": f"2026-11-01T10:{n // 60:02d}:{n % 60:02d}Z", "status_code": 200,
+            "request": {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": f"question {n:04d}"}]},
+            "response": {"id": f"chatcmpl-{n:06d}-0000000001", "object": "chat.completion", "model": "gpt-4o-mini",
+                         "choices": [{"index": 0, "message": {"role": "assistant", "content": f"answer {n:04d}"},
+                                      "finish_reason": "stop"}],
+                         "usage": {"prompt_tokens": 20, "completion_tokens": 3, "total_tokens": 23}},
+        }).encode() + b"\n"
+
+    logs = [tmp_path / "a.jsonl", tmp_path / "b.jsonl"]
+    logs[0].write_bytes(b"".join(line(n) for n in range(300)))
+    logs[1].write_bytes(b"".join(line(n) for n in range(300, 400)))
+    longest = max(len(line(n)) for n in range(400))
+    sources = [SourceFile(str(path), path) for path in logs]
+    total = sum(source.size_bytes() for source in sources)
+    monkeypatch.setattr(parallel, "PIECE_BYTES", total // 8)
+    monkeypatch.setattr(parallel, "MIN_PIECE_BYTES", total // 80)
+    pieces = parallel.plan(Ingestor(TableBuilder()), sources, 2)
+    sizes = [(piece.source.name, piece.span[1] - piece.span[0]) for piece in pieces if piece.span is not None]
+    assert len(sizes) == len(pieces) > 8
+    for name, source in zip(("a", "b"), sources, strict=True):
+        mine = [size for file, size in sizes if file.endswith(f"{name}.jsonl")]
+        assert sum(mine) == source.size_bytes()
+        assert all(later <= earlier + longest for earlier, later in zip(mine[:-1], mine[1:-1], strict=False))
+    assert max(size for _, size in sizes) <= total // 8 + longest
+    assert sizes[-2][1] < total // 8 // 2  # the end of the input in small pieces
+    alone, alone_builder = _ingest(logs, pieces=False, monkeypatch=monkeypatch)
+    with monkeypatch.context() as patch:
+        patch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
+        patch.setattr(parallel, "cores", lambda: 2)
+        split_builder = TableBuilder(("feature",), ("user",), ("team",))
+        split = ingest_files(sources, split_builder)
+    assert (split.records_read, split.requests, split.duplicates, split.files) == \
+        (alone.records_read, alone.requests, alone.duplicates, alone.files)
+    for mine_frame, theirs in zip(_frames(split_builder), _frames(alone_builder), strict=True):
+        assert mine_frame.equals(theirs)
 
 
 def test_line_numbers_of_later_pieces_are_the_file_s(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
