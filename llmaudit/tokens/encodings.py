@@ -8,7 +8,7 @@ error, never a silently different count.
 
 from __future__ import annotations
 
-import base64
+import binascii
 import gzip
 import hashlib
 import importlib.util
@@ -54,7 +54,8 @@ def _read_ranks(name: str, expected_hash: str | None) -> dict[bytes, int]:
     if expected_hash is None or digest != expected_hash:
         raise TokenizerError(f"{name}: BPE file hash {digest} does not match tiktoken's expected {expected_hash}")
     fields = contents.split()  # "token rank" lines; the hash above vouches for the layout
-    return {base64.b64decode(token): int(rank) for token, rank in zip(fields[::2], fields[1::2], strict=True)}
+    # Mapped in C (binascii is what base64.b64decode calls): half the time of a comprehension, on the import thread.
+    return dict(zip(map(binascii.a2b_base64, fields[::2]), map(int, fields[1::2]), strict=True))
 
 
 @cache
