@@ -34,27 +34,37 @@ def ordered_map(function: Callable[[T], R], tasks: Sequence[T]) -> list[R]:
 
 
 class Pending(Generic[R]):
-    """The result of a function started by `beside`: computed on the other thread, or here when first asked for."""
+    """A function started on a second thread when ``side_by_side`` and two cores allow; otherwise it runs here,
+    when its result is first asked for (one working set at a time). `close` waits for the thread."""
 
-    def __init__(self, function: Callable[[], R], future: Future[R] | None) -> None:
+    def __init__(self, function: Callable[[], R], side_by_side: bool = True) -> None:
         self._function = function
-        self._future = future
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="llmaudit-beside") \
+            if side_by_side and available() >= 2 else None
+        self._future: Future[R] | None = None if self._pool is None else self._pool.submit(function)
+
+    @property
+    def side_by_side(self) -> bool:
+        """True when the function runs on its own thread."""
+        return self._future is not None
 
     def result(self) -> R:
         """The function's result (its exception, raised here)."""
         return self._future.result() if self._future is not None else self._function()
 
+    def close(self) -> None:
+        """Wait for the thread to end (at once when there is none)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+
 
 @contextmanager
 def beside(function: Callable[[], R], side_by_side: bool = True) -> Iterator[Pending[R]]:
-    """Run ``function`` on a second thread while the with-block runs, when ``side_by_side`` and two cores allow.
-
-    Otherwise it runs when its result is first asked for, after what the block did before that (one working
-    set at a time). Leaving the block waits for the thread, whatever ends the block. For work that releases the
-    GIL for most of its time (polars, numpy).
-    """
-    if not side_by_side or available() < 2:
-        yield Pending(function, None)
-        return
-    with ThreadPoolExecutor(1, thread_name_prefix="llmaudit-beside") as pool:
-        yield Pending(function, pool.submit(function))
+    """`Pending` for the with-block: the function runs beside the block (or after it, see `Pending`), and leaving
+    the block waits for its thread, whatever ends the block. For work that releases the GIL for most of its time
+    (polars, numpy)."""
+    pending = Pending(function, side_by_side)
+    try:
+        yield pending
+    finally:
+        pending.close()

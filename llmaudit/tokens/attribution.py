@@ -9,13 +9,12 @@ prefix, so cache reads (then cache writes) are allocated to the earliest compone
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 
 import polars as pl
 
-from llmaudit.cores import SIDE_BY_SIDE_MAX_REQUESTS
-from llmaudit.cores import available as available_cores
+from llmaudit.cores import SIDE_BY_SIDE_MAX_REQUESTS, Pending
 from llmaudit.redaction import excerpt_expr
 from llmaudit.sums import exact_sum
 from llmaudit.tokens.calibration import Calibration, calibrate_model, default_calibration
@@ -297,9 +296,8 @@ class PendingAttribution:
         self.prompt_parts = self._text_msgs.select(PART_COLUMNS)
         self.media_parts = self._media.select(PART_COLUMNS)
         self._finished: tuple[Attribution, pl.DataFrame] | None = None
-        self._calibrated: _Calibrated | None = None
-        self._beside: ThreadPoolExecutor | None = None
-        self._report: Future[Attribution] | None = None
+        self._started: tuple[pl.DataFrame, Pending[Attribution]] | None = None
+        """The calibrated message tokens, and the report-only part started once they are made."""
 
     def wait_for_counts(self) -> None:
         """Return once every text is counted (the counting workers have ended)."""
@@ -308,8 +306,8 @@ class PendingAttribution:
     def cancel(self) -> None:
         """Stop counting (the attribution is no longer wanted), and the report's thread once it is done."""
         self._job.cancel()
-        if self._beside is not None:
-            self._beside.shutdown(wait=True, cancel_futures=True)
+        if self._started is not None:
+            self._started[1].close()
 
     def message_tokens(self) -> pl.DataFrame:
         """The message parts with calibrated `tokens` and `context_tokens` (computed once): what the levers read.
@@ -319,24 +317,22 @@ class PendingAttribution:
         """
         if self._finished is not None:
             return self._finished[1]
-        if self._calibrated is None:
+        if self._started is None:
             per_request, rows = _per_request_tokens(self._text_msgs, self._media, self._job.result())
-            self._calibrated = _calibrated(self._priced, self._model_enc, per_request, rows)
-            if available_cores() >= 2 and self._priced.height <= SIDE_BY_SIDE_MAX_REQUESTS:
-                self._beside = ThreadPoolExecutor(1, thread_name_prefix="llmaudit-attribution")
-                self._report = self._beside.submit(self._attribution, self._calibrated)
-        return self._calibrated.message_tokens
+            calibrated = _calibrated(self._priced, self._model_enc, per_request, rows)
+            self._started = calibrated.message_tokens, Pending(
+                partial(self._attribution, calibrated), side_by_side=self._priced.height <= SIDE_BY_SIDE_MAX_REQUESTS)
+        return self._started[0]
 
     def finish(self) -> tuple[Attribution, pl.DataFrame]:
         """The attribution, and the message parts with calibrated `tokens` and `context_tokens` (computed once)."""
         if self._finished is None:
-            tokens = self.message_tokens()
-            assert self._calibrated is not None
-            attribution = self._report.result() if self._report is not None else self._attribution(self._calibrated)
-            if self._beside is not None:
-                self._beside.shutdown()
-            self._finished = attribution, tokens
-            self._calibrated = self._report = self._beside = None  # the rows held for the report can go
+            self.message_tokens()
+            assert self._started is not None
+            tokens, report = self._started
+            self._finished = report.result(), tokens
+            report.close()
+            self._started = None  # the rows held for the report can go
         return self._finished
 
     def _attribution(self, calibrated: _Calibrated) -> Attribution:

@@ -92,10 +92,11 @@ def test_requests_without_prompt_text_are_unlogged() -> None:
     assert result.overall["overhead"].tokens == 0
 
 
-@pytest.mark.parametrize("cores", [1, 2])
+@pytest.mark.parametrize("cores_available", [1, 2])
 def test_the_report_part_beside_the_levers_is_the_attribution_computed_at_once(monkeypatch: pytest.MonkeyPatch,
-                                                                              cores: int) -> None:
+                                                                              cores_available: int) -> None:
     """message_tokens() first (the levers), finish() later (the report): the same attribution and tokens as at once."""
+    from llmaudit import cores
     from llmaudit.tokens import attribution as module
 
     records = [chat(i, [Message("system", SYSTEM[: 300 + 29 * i]), Message("user", f"<documents>{DOC}</documents>\nQ{i}")],
@@ -105,11 +106,11 @@ def test_the_report_part_beside_the_levers_is_the_attribution_computed_at_once(m
         builder.add(record, "test", "t.jsonl")
     priced = compute_costs(builder.requests_frame(), PriceResolver(), None)
     reference, reference_tokens = attribute(priced, builder.messages_frame(), builder.texts_frame())
-    monkeypatch.setattr(module, "available_cores", lambda: cores)
+    monkeypatch.setattr(cores, "available", lambda: cores_available)
     pending = module.PendingAttribution(priced, builder.messages_frame(), builder.texts_frame())
     try:
         tokens = pending.message_tokens()
-        assert (pending._report is not None) == (cores >= 2)
+        assert pending._started is not None and pending._started[1].side_by_side == (cores_available >= 2)
         assert pending.message_tokens() is tokens  # computed once
         attribution, finished_tokens = pending.finish()
     finally:
@@ -120,16 +121,18 @@ def test_the_report_part_beside_the_levers_is_the_attribution_computed_at_once(m
 
 
 def test_cancel_after_the_tokens_waits_for_the_report_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    from llmaudit import cores
     from llmaudit.tokens import attribution as module
 
     builder = TableBuilder()
     for i in range(5):
         builder.add(chat(i, [Message("system", SYSTEM), Message("user", f"Q{i}")]), "test", "t.jsonl")
     priced = compute_costs(builder.requests_frame(), PriceResolver(), None)
-    monkeypatch.setattr(module, "available_cores", lambda: 2)
+    monkeypatch.setattr(cores, "available", lambda: 2)
     pending = module.PendingAttribution(priced, builder.messages_frame(), builder.texts_frame())
     pending.message_tokens()
-    beside = pending._beside
+    assert pending._started is not None
+    beside = pending._started[1]._pool
     assert beside is not None
     pending.cancel()
     assert beside._shutdown
