@@ -264,7 +264,7 @@ def iter_lines(source: SourceFile, span: tuple[int, int] | None = None,
     """Yield (1-based line number, raw line as read: with its newline, but the last), streaming.
 
     ``span``: only the lines starting in bytes [start, stop) of an uncompressed file, numbered
-    from 1 at ``start`` (see `line_spans`). ``tally``: given the number of lines, at the end.
+    from 1 at ``start`` (see `line_spans_at`). ``tally``: given the number of lines, at the end.
     """
     number = 0
     if span is not None:
@@ -292,13 +292,6 @@ def is_compressed(source: SourceFile) -> bool:
     with open(source.path, "rb") as probe:
         magic = probe.read(4)
     return magic.startswith(GZIP_MAGIC) or magic.startswith(ZSTD_MAGIC) or unicode_encoding(magic) is not None
-
-
-def line_spans(source: SourceFile, pieces: int) -> list[tuple[int, int]]:
-    """About ``pieces`` byte ranges [start, stop) of equal size covering an uncompressed file, each starting at a
-    line start."""
-    size = source.size_bytes()
-    return line_spans_at(source, [size * piece // pieces for piece in range(1, pieces)])
 
 
 def line_spans_at(source: SourceFile, cuts: Sequence[int]) -> list[tuple[int, int]]:

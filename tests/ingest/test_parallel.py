@@ -20,7 +20,7 @@ import pytest
 from llmaudit.errors import InputError
 from llmaudit.ingest import parallel
 from llmaudit.ingest.pipeline import Ingestor, IngestReport, ingest_files
-from llmaudit.ingest.source import SourceFile, line_spans
+from llmaudit.ingest.source import SourceFile, line_spans_at
 from llmaudit.table import TableBuilder
 from tests.nasty import corpus
 
@@ -70,7 +70,8 @@ def test_a_big_file_is_really_cut(tmp_path: Path) -> None:
     lines = [b'{"n": %d}\n' % n if n % 97 else b"\r\n" for n in range(1000)]  # blank lines are lines too
     path.write_bytes(b"".join(lines) + b'{"last": true}')
     source = SourceFile(str(path), path)
-    spans = line_spans(source, 7)
+    size = path.stat().st_size
+    spans = line_spans_at(source, [size * piece // 7 for piece in range(1, 7)])
     assert len(spans) == 7 and spans[0][0] == 0 and spans[-1][1] == path.stat().st_size
     assert all(stop == start for (_, stop), (start, _) in zip(spans, spans[1:], strict=False))
     data = path.read_bytes()
