@@ -22,6 +22,7 @@ from llmaudit.ingest.coerce import (
     flat_metadata,
     get_path,
     output_params,
+    stream_index,
     to_bool,
     to_float,
     to_int,
@@ -245,9 +246,9 @@ def merge_stream(events: list[Any]) -> dict[str, Any]:
             if isinstance(start.get("usage"), dict):
                 usage.update(start["usage"])
         elif kind == "content_block_start" and isinstance(event.get("content_block"), dict):
-            blocks[_index(event)] = dict(event["content_block"])
+            blocks[stream_index(event)] = dict(event["content_block"])
         elif kind == "content_block_delta" and isinstance(event.get("delta"), dict):
-            _apply_delta(blocks.setdefault(_index(event), {"type": "text", "text": ""}), event["delta"])
+            _apply_delta(blocks.setdefault(stream_index(event), {"type": "text", "text": ""}), event["delta"])
         elif kind == "message_delta":
             if get_path(event, "delta", "stop_reason") is not None:
                 message["stop_reason"] = event["delta"]["stop_reason"]
@@ -260,10 +261,6 @@ def merge_stream(events: list[Any]) -> dict[str, Any]:
         message["usage"] = usage
     return message
 
-
-def _index(event: dict[str, Any]) -> int:
-    index = event.get("index")
-    return index if isinstance(index, int) and not isinstance(index, bool) else 0
 
 
 def _apply_delta(block: dict[str, Any], delta: dict[str, Any]) -> None:

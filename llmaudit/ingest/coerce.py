@@ -61,6 +61,12 @@ def first(*values: Any) -> Any:
     return None
 
 
+def stream_index(item: dict[str, Any]) -> int:
+    """The ``index`` a streamed event or chunk choice gives its block or choice: 0 when absent or not an integer."""
+    index = item.get("index")
+    return index if isinstance(index, int) and not isinstance(index, bool) else 0
+
+
 def to_int(value: Any, field: str, *, required: bool = False) -> int | None:
     """A non-negative token count; accepts ints, integral floats and numeric strings."""
     if value is None or value == "":

@@ -17,6 +17,7 @@ from llmaudit.ingest.coerce import (
     flat_metadata,
     get_path,
     output_params,
+    stream_index,
     to_bool,
     to_float,
     to_int,
@@ -178,7 +179,7 @@ def merge_chunks(body: list[Any] | str) -> dict[str, Any]:
         choices_of = chunk.get("choices")
         for choice in choices_of if isinstance(choices_of, list) else []:
             if isinstance(choice, dict):
-                choices.setdefault(_choice_index(choice), _StreamedChoice()).add(choice)
+                choices.setdefault(stream_index(choice), _StreamedChoice()).add(choice)
     merged["choices"] = [choices[i].finished(i) for i in sorted(choices)]
     return merged
 
@@ -198,10 +199,6 @@ def _sse_events(text: str) -> list[Any]:
                 continue
     return events
 
-
-def _choice_index(choice: dict[str, Any]) -> int:
-    index = choice.get("index")
-    return index if isinstance(index, int) and not isinstance(index, bool) else 0
 
 
 class _StreamedChoice:
