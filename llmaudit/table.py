@@ -11,6 +11,7 @@ import hashlib
 import operator
 import re
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -293,7 +294,8 @@ class TableBuilder:
     def _flush(self) -> None:
         """Pack the pending rows into columnar chunks and start new lists."""
         if self.rows:
-            columns = dict(zip(REQUEST_SCHEMA, zip(*self.rows, strict=True), strict=True))
+            columns: dict[str, Any] = dict(zip(REQUEST_SCHEMA, zip(*self.rows, strict=True), strict=True))
+            columns["ts"] = pl.Series("ts", _micros(columns["ts"]), pl.Int64).cast(REQUEST_SCHEMA["ts"])
             self.request_chunks.append(pl.DataFrame(columns, schema=REQUEST_SCHEMA).with_columns(
                 pl.col("input_tokens", "output_tokens").fill_null(0)))
             self.rows = []
@@ -302,22 +304,20 @@ class TableBuilder:
             self.messages = {name: [] for name in MESSAGE_SCHEMA}
 
     def _add_messages(self, copy_no: int, record: RequestRecord, digests: list[str]) -> None:
-        msg = self.messages
-        components = assign_components(record.messages)
-        for seq, (message, component, digest) in enumerate(zip(record.messages, components, digests, strict=True)):
-            msg["copy_no"].append(copy_no)
-            msg["seq"].append(seq)
-            msg["role"].append(message.role)
-            msg["kind"].append(message.kind)
-            msg["component"].append(component)
-            msg["text_hash"].append(self._store_text(message.text, digest))
-        for offset, tool in enumerate(record.tools):
-            msg["copy_no"].append(copy_no)
-            msg["seq"].append(-1 - offset)
-            msg["role"].append("tools")
-            msg["kind"].append("tool_schema")
-            msg["component"].append("tools")
-            msg["text_hash"].append(self._store_text(tool))
+        # Column by column (a list's extend per column, not six appends per part: a fifth of the reading's time).
+        msg, messages, tools = self.messages, record.messages, record.tools
+        parts = len(messages) + len(tools)
+        msg["copy_no"].extend([copy_no] * parts)
+        msg["seq"].extend(range(len(messages)))
+        msg["seq"].extend(range(-1, -1 - len(tools), -1))
+        msg["role"].extend([message.role for message in messages])
+        msg["role"].extend(["tools"] * len(tools))
+        msg["kind"].extend([message.kind for message in messages])
+        msg["kind"].extend(["tool_schema"] * len(tools))
+        msg["component"].extend(assign_components(messages))
+        msg["component"].extend(["tools"] * len(tools))
+        msg["text_hash"].extend(map(self._store_text, [message.text for message in messages], digests))
+        msg["text_hash"].extend(map(self._store_text, tools))
 
     def _contiguous(self, chunks: list[pl.DataFrame]) -> pl.DataFrame | None:
         """All rows added to ``chunks``, as one chunk (None when there are none)."""
@@ -442,6 +442,17 @@ class BuilderPart:
     texts: pl.DataFrame
     best_copy: dict[str, tuple[str, int]]
     copies: int
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
+
+
+def _micros(stamps: tuple[datetime | None, ...]) -> list[int | None]:
+    """Timestamps as whole microseconds since the epoch (naive ones read as UTC): a column built from these is
+    cast to `REQUEST_SCHEMA`'s Datetime in a few ms, where polars took 1.3 us per zoned datetime object."""
+    return [None if ts is None else ((ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)) - EPOCH) // MICROSECOND
+            for ts in stamps]
 
 
 def _lookup(meta: dict[str, str], keys: tuple[str, ...]) -> str | None:

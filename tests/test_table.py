@@ -69,6 +69,39 @@ def test_a_request_row_holds_each_field_of_its_record() -> None:
     assert len(strings) > 10 and len(set(strings)) == len(strings)  # distinct values: none landed in another's column
 
 
+def test_the_time_column_holds_each_timestamp_to_the_microsecond_in_utc() -> None:
+    """Zoned, naive (read as UTC) and missing times land as they are: the column is built from microseconds."""
+    from datetime import UTC, datetime, timedelta, timezone
+
+    stamps = [datetime(2026, 3, 1, 12, 30, 5, 123456, tzinfo=UTC),
+              datetime(2026, 3, 1, 14, 30, 5, 999999, tzinfo=timezone(timedelta(hours=2))),
+              datetime(2026, 3, 1, 12, 30, 5, 1), None, datetime(1999, 12, 31, 23, 59, 59, tzinfo=UTC)]
+    builder = TableBuilder()
+    for number, ts in enumerate(stamps):
+        builder.add(RequestRecord(source_line=number, request_id=f"msg_0123456789abcdef{number}", ts=ts,
+                                  messages=[Message("user", "q")]), "fmt", "file")
+    column = builder.requests_frame().sort("source_line")["ts"]
+    assert column.dtype == table.REQUEST_SCHEMA["ts"]
+    assert column.to_list() == [None if ts is None else ts.astimezone(UTC) if ts.tzinfo else ts.replace(tzinfo=UTC)
+                                for ts in stamps]
+
+
+def test_message_rows_list_the_parts_in_order_then_the_tools() -> None:
+    record = RequestRecord(source_line=1, request_id="msg_0123456789abcdef", tools=['{"name":"a"}', '{"name":"b"}'],
+                           messages=[Message("system", "s"), Message("user", "q1"), Message("assistant", "a1"),
+                                     Message("tool", "r", "tool_result"), Message("user", "q2")])
+    builder = TableBuilder()
+    builder.add(record, "fmt", "file")
+    rows = builder.messages_frame().select("seq", "role", "kind", "component").rows()
+    assert rows == [(0, "system", "text", "system"), (1, "user", "text", "history"),
+                    (2, "assistant", "text", "history"), (3, "tool", "tool_result", "history"),
+                    (4, "user", "text", "query"), (-1, "tools", "tool_schema", "tools"),
+                    (-2, "tools", "tool_schema", "tools")]
+    texts = dict(zip(builder.texts_frame()["text_hash"], builder.texts_frame()["text"], strict=True))
+    assert [texts[h] for h in builder.messages_frame()["text_hash"]] == ["s", "q1", "a1", "r", "q2", '{"name":"a"}',
+                                                                       '{"name":"b"}']
+
+
 def test_missing_token_totals_are_zero_in_the_row() -> None:
     builder = TableBuilder()
     builder.add(RequestRecord(source_line=1, request_id="r", messages=[Message("user", "q")]), "fmt", "file")

@@ -104,20 +104,30 @@ def tool_schemas(tools: Any) -> list[str]:
     if not isinstance(tools, list):
         return []
     return [
-        canonical_json({k: v for k, v in tool.items() if k != "cache_control"}) for tool in tools if isinstance(tool, dict)
+        canonical_json({k: v for k, v in tool.items() if k != "cache_control"} if "cache_control" in tool else tool)
+        for tool in tools if isinstance(tool, dict)
     ]
 
 
 def cache_breakpoints(body: dict[str, Any]) -> int:
     """How many ``cache_control`` markers a request sets (tools, system blocks, message blocks, top level)."""
     count = 1 if isinstance(body.get("cache_control"), dict) else 0
-    blocks: list[Any] = list(body.get("tools") or []) if isinstance(body.get("tools"), list) else []
-    if isinstance(body.get("system"), list):
-        blocks.extend(body["system"])
+    tools, system = body.get("tools"), body.get("system")
+    count += _marked(tools) if isinstance(tools, list) else 0
+    count += _marked(system) if isinstance(system, list) else 0
     for message in body.get("messages") or []:
         if isinstance(message, dict) and isinstance(message.get("content"), list):
-            blocks.extend(message["content"])
-    return count + sum(1 for block in blocks if isinstance(block, dict) and isinstance(block.get("cache_control"), dict))
+            count += _marked(message["content"])
+    return count
+
+
+def _marked(blocks: list[Any]) -> int:
+    """How many of ``blocks`` carry a ``cache_control`` marker."""
+    count = 0
+    for block in blocks:
+        if isinstance(block, dict) and "cache_control" in block and isinstance(block["cache_control"], dict):
+            count += 1
+    return count
 
 
 def apply_request(record: RequestRecord, body: Any) -> None:

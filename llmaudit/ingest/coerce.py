@@ -69,6 +69,8 @@ def stream_index(item: dict[str, Any]) -> int:
 
 def to_int(value: Any, field: str, *, required: bool = False) -> int | None:
     """A non-negative token count; accepts ints, integral floats and numeric strings."""
+    if type(value) is int and 0 <= value <= MAX_TOKENS_PER_REQUEST:  # what logs hold: no other check needed
+        return value
     if value is None or value == "":
         if required:
             raise BadValue(f"missing {field}")
@@ -299,12 +301,6 @@ def content_parts(role: str, content: Any) -> list[Message]:
         return [Message(role=role, text=str(content))]
     out: list[Message] = []
     texts: list[str] = []
-
-    def flush() -> None:
-        if texts:
-            out.append(Message(role=role, text="\n".join(texts)))
-            texts.clear()
-
     for part in content:
         if isinstance(part, str):
             texts.append(part)
@@ -315,27 +311,33 @@ def content_parts(role: str, content: Any) -> list[Message]:
         if ptype in ("text", "input_text", "output_text") or (ptype is None and "text" in part):
             text = part.get("text")
             texts.append(text if isinstance(text, str) else canonical_json(text))
-        elif ptype in NON_TEXT_PART_TYPES:
-            flush()
-            out.append(media_part(role, NON_TEXT_PART_TYPES[ptype], part))
-        elif ptype == "tool_use":
-            flush()
-            call = f"{part.get('name', '')}({canonical_json(part.get('input', {}))})"
-            out.append(Message(role=role, text=call, kind="tool_call"))
-        elif ptype == "tool_result":
-            flush()
-            inner = part.get("content")
-            inner_text = "\n".join(m.text for m in content_parts("tool", inner)) if inner is not None else ""
-            out.append(Message(role="tool", text=inner_text, kind="tool_result"))
-        elif ptype in ("thinking", "redacted_thinking", "reasoning"):
-            flush()
-            text = part.get("thinking") or part.get("text") or part.get("data") or ""
-            out.append(Message(role=role, text=str(text), kind="thinking"))
-        else:
-            flush()
-            out.append(Message(role=role, text=canonical_json(part), kind="text"))
-    flush()
+            continue
+        if texts:  # the text parts before this one end here
+            out.append(Message(role, "\n".join(texts)))
+            texts = []
+        out.append(_other_part(role, ptype, part))
+    if texts:
+        out.append(Message(role, "\n".join(texts)))
     return out
+
+
+def _other_part(role: str, ptype: Any, part: dict[str, Any]) -> Message:
+    """A content part that is not text: a media placeholder, a tool call or result, thinking, or an unknown part
+    as its JSON."""
+    if ptype in NON_TEXT_PART_TYPES:
+        return media_part(role, NON_TEXT_PART_TYPES[ptype], part)
+    if ptype == "tool_use":
+        return Message(role, f"{part.get('name', '')}({canonical_json(part.get('input', {}))})", "tool_call")
+    if ptype == "tool_result":
+        inner = part.get("content")
+        if isinstance(inner, str):
+            return Message("tool", inner, "tool_result")
+        inner_text = "\n".join(m.text for m in content_parts("tool", inner)) if inner is not None else ""
+        return Message("tool", inner_text, "tool_result")
+    if ptype in ("thinking", "redacted_thinking", "reasoning"):
+        text = part.get("thinking") or part.get("text") or part.get("data") or ""
+        return Message(role, str(text), "thinking")
+    return Message(role, canonical_json(part), "text")
 
 
 def flat_metadata(value: Any, prefix: str = "", out: dict[str, str] | None = None) -> dict[str, str]:

@@ -5,10 +5,19 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta, timezone
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from llmaudit.ingest.coerce import EARLIEST_TS, BadValue, canonical_json, to_ts
+from llmaudit.ingest.coerce import (
+    EARLIEST_TS,
+    MAX_TOKENS_PER_REQUEST,
+    BadValue,
+    canonical_json,
+    content_parts,
+    to_int,
+    to_ts,
+)
 
 SCALARS = st.none() | st.booleans() | st.integers(min_value=-(2**70), max_value=2**70) | st.text()
 VALUES = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
@@ -93,3 +102,61 @@ def test_to_ts_reads_every_shape_as_the_reference_does(value: object) -> None:
     except BadValue as exc:
         got = "out of range" if "before 2015" in str(exc) or "in the future" in str(exc) else "not a date"
     assert got == expected
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    (0, 0), (7, 7), (MAX_TOKENS_PER_REQUEST, MAX_TOKENS_PER_REQUEST), (12.0, 12), (" 12 ", 12), ("3e2", 300),
+    (None, None), ("", None),
+])
+def test_to_int_reads_counts(value: object, expected: int | None) -> None:
+    assert to_int(value, "tokens") == expected
+
+
+@pytest.mark.parametrize(("value", "reason"), [
+    (-1, "negative"), (MAX_TOKENS_PER_REQUEST + 1, "implausibly large"), (True, "boolean"), (False, "boolean"),
+    (12.5, "whole number"), (float("nan"), "whole number"), ("twelve", "not a number"), ([1], "type list"),
+])
+def test_to_int_rejects_what_is_not_a_count(value: object, reason: str) -> None:
+    with pytest.raises(BadValue, match=reason):
+        to_int(value, "tokens")
+
+
+def test_to_int_requires_a_value_when_asked() -> None:
+    with pytest.raises(BadValue, match="missing tokens"):
+        to_int(None, "tokens", required=True)
+
+
+def test_content_parts_joins_text_runs_and_splits_at_every_other_part() -> None:
+    content = [
+        "plain", {"type": "text", "text": "first"}, {"text": "untyped"},
+        {"type": "tool_use", "name": "lookup", "input": {"q": 1}},
+        {"type": "tool_result", "content": "result text"},
+        {"type": "tool_result", "content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]},
+        {"type": "tool_result"},
+        {"type": "text", "text": {"not": "a string"}}, 7,
+        {"type": "thinking", "thinking": "hmm"},
+        {"type": "image", "source": {"data": "AAAA"}},
+        {"type": "mystery", "x": 1},
+        {"type": "output_text", "text": "last"},
+    ]
+    parts = [(m.role, m.kind, m.text) for m in content_parts("assistant", content)]
+    assert parts[:8] == [
+        ("assistant", "text", "plain\nfirst\nuntyped"),
+        ("assistant", "tool_call", 'lookup({"q":1})'),
+        ("tool", "tool_result", "result text"),
+        ("tool", "tool_result", "a\nb"),
+        ("tool", "tool_result", ""),
+        ("assistant", "text", '{"not":"a string"}'),
+        ("assistant", "thinking", "hmm"),
+        ("assistant", "image", parts[7][2]),
+    ]
+    assert parts[7][2].startswith("[image ") and parts[8:] == [
+        ("assistant", "text", '{"type":"mystery","x":1}'), ("assistant", "text", "last")]
+
+
+@pytest.mark.parametrize(("content", "expected"), [
+    (None, []), ("hello", [("user", "text", "hello")]), ({"type": "text", "text": "one"}, [("user", "text", "one")]),
+    (42, [("user", "text", "42")]), ([], []),
+])
+def test_content_parts_reads_every_shape_of_content(content: object, expected: list[tuple[str, str, str]]) -> None:
+    assert [(m.role, m.kind, m.text) for m in content_parts("user", content)] == expected
