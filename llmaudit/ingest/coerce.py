@@ -9,8 +9,8 @@ import hashlib
 import json
 import math
 import time
-from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import Any
 
 import msgspec
@@ -164,6 +164,8 @@ def to_bool(value: Any) -> bool | None:
 
 def to_str(value: Any) -> str | None:
     """A non-empty string or None (numbers become their text)."""
+    if type(value) is str:
+        return value.strip() or None
     if value is None or isinstance(value, dict | list):
         return None
     text = str(value).strip()
@@ -269,13 +271,20 @@ NON_TEXT_PART_TYPES = {
 }
 
 
-def output_params(body: Any, keys: Iterable[str] | None = None) -> str | None:
+def output_params(body: Any, keys: tuple[str, ...] | None = None) -> str | None:
     """The request parameters among ``keys`` (all of the body's when None) that change the answer (response format,
     stop sequences, tool choice, penalties, reasoning effort...), as canonical JSON; None when the body sets none."""
     if not isinstance(body, dict):
         return None
-    found = {key: body[key] for key in (body if keys is None else keys) if body.get(key) is not None}
+    wanted = None if keys is None else _key_set(keys)
+    # The body's few keys are looked up among the wanted ones, not the other way round (the JSON is sorted anyway).
+    found = {key: value for key, value in body.items() if value is not None and (wanted is None or key in wanted)}
     return canonical_json(found) if found else None
+
+
+@cache
+def _key_set(keys: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(keys)
 
 
 def media_part(role: str, kind: str, payload: Any) -> Message:

@@ -160,3 +160,24 @@ def test_content_parts_joins_text_runs_and_splits_at_every_other_part() -> None:
 ])
 def test_content_parts_reads_every_shape_of_content(content: object, expected: list[tuple[str, str, str]]) -> None:
     assert [(m.role, m.kind, m.text) for m in content_parts("user", content)] == expected
+
+
+def test_output_params_keep_the_wanted_parameters_set_as_sorted_json() -> None:
+    from llmaudit.ingest.coerce import output_params
+
+    body = {"stop": ["\n"], "model": "m", "tool_choice": None, "n": 2, "logit_bias": {"50256": -100}}
+    assert output_params(body, ("n", "stop", "tool_choice", "logit_bias", "seed")) == \
+        '{"logit_bias":{"50256":-100},"n":2,"stop":["\\n"]}'
+    assert output_params(body, ("seed",)) is None
+    assert output_params(body) == '{"logit_bias":{"50256":-100},"model":"m","n":2,"stop":["\\n"]}'
+    assert output_params(["not", "a", "body"], ("n",)) is None
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("  text ", "text"), ("   ", None), ("", None), (None, None), (12, "12"), (1.5, "1.5"), ({"a": 1}, None),
+    ([1], None), (True, "True"),
+])
+def test_to_str_keeps_non_empty_text(value: object, expected: str | None) -> None:
+    from llmaudit.ingest.coerce import to_str
+
+    assert to_str(value) == expected
