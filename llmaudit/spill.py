@@ -21,8 +21,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import polars as pl
-import pyarrow as pa
-import pyarrow.ipc
 
 RUN_ROWS = 32
 """Rows `strings_at` reads between two hand-backs of the mapped pages. Few: the page cache keeps a file in
@@ -58,6 +56,9 @@ def mapped(frame: pl.DataFrame, folder: str | Path) -> pl.DataFrame:
 
 def map_file(path: str | Path) -> pl.DataFrame:
     """The uncompressed Arrow IPC file at ``path`` as a frame backed by the file itself, which is unlinked."""
+    import pyarrow as pa  # here, not at the top: the reading workers never map, and pyarrow takes 0.05-0.1 s to load
+    import pyarrow.ipc
+
     try:
         with open(path, "rb") as file:
             region = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)

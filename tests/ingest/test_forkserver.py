@@ -52,3 +52,18 @@ def test_a_server_that_cannot_start_is_left_to_the_workers(tmp_path: Path, monke
     monkeypatch.setattr(multiprocessing.forkserver, "ensure_running", refuse)
     monkeypatch.setattr(forkserver, "available_cores", lambda: 2)
     assert not forkserver.start_early([str(_sparse(tmp_path / "big.jsonl", forkserver.PARALLEL_MIN_BYTES))])
+
+
+def test_what_the_server_preloads_leaves_the_command_line_and_pyarrow_out() -> None:
+    """The server imports the main module and the reading code before the first worker starts: neither may pull in
+    what only the parent needs (typer and rich for `python -m llmaudit`, pyarrow for mapping texts)."""
+    import subprocess
+    import sys
+
+    probe = ("import runpy, sys; runpy.run_module('llmaudit.__main__', run_name='__mp_main__');"
+             "import llmaudit.ingest.parallel;"
+             "print(sorted(m for m in ('typer', 'rich', 'pyarrow', 'llmaudit.cli') if m in sys.modules))")
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.strip()
+    assert loaded == "[]"
+    shown = subprocess.run([sys.executable, "-m", "llmaudit", "--help"], capture_output=True, text=True, check=True)
+    assert "analyze" in shown.stdout
