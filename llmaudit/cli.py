@@ -76,8 +76,11 @@ def analyze(
     err = Console(stderr=True)
 
     def run() -> int:
-        from llmaudit.ingest.forkserver import start_early
+        from llmaudit.allocator import LARGE_INPUT_BYTES, choose_for_input
+        from llmaudit.ingest.forkserver import input_size, start_early
 
+        size, known = input_size(inputs or (), LARGE_INPUT_BYTES)
+        choose_for_input(size if inputs and known else None)  # before polars loads, and the workers start
         start_early(inputs or ())  # the reading workers' server loads while this process loads the analysis
         from llmaudit.audit import run_audit  # the analysis itself is imported while the files are read
         from llmaudit.progress import ProgressBar

@@ -66,7 +66,7 @@ def start_early(specs: Iterable[str]) -> bool:
     with its reason, where the workers are needed.
     """
     try:
-        if not usable() or _size(specs) < PARALLEL_MIN_BYTES:
+        if not usable() or input_size(specs, PARALLEL_MIN_BYTES)[0] < PARALLEL_MIN_BYTES:
             return False
         context()
         multiprocessing.forkserver.ensure_running()
@@ -75,14 +75,21 @@ def start_early(specs: Iterable[str]) -> bool:
     return True
 
 
-def _size(specs: Iterable[str]) -> int:
-    total = 0
+def input_size(specs: Iterable[str], enough: int) -> tuple[int, bool]:
+    """(bytes of the plain files and folders named in ``specs``, counted until ``enough``; whether every spec
+    was one and could be sized: stdin, globs and unreadable paths are not). Never raises."""
+    total, known = 0, True
     for spec in specs:
         path = Path(spec)
-        if path.is_file():
-            total += path.stat().st_size
-        elif path.is_dir():
-            total += sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
-        if total >= PARALLEL_MIN_BYTES:
+        try:
+            if path.is_file():
+                total += path.stat().st_size
+            elif path.is_dir():
+                total += sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+            else:
+                known = False
+        except OSError:
+            known = False
+        if total >= enough:
             break
-    return total
+    return total, known

@@ -67,3 +67,13 @@ def test_what_the_server_preloads_leaves_the_command_line_and_pyarrow_out() -> N
     assert loaded == "[]"
     shown = subprocess.run([sys.executable, "-m", "llmaudit", "--help"], capture_output=True, text=True, check=True)
     assert "analyze" in shown.stdout
+
+
+def test_input_size_counts_files_and_folders_and_says_what_it_could_not(tmp_path: Path) -> None:
+    (tmp_path / "logs").mkdir()
+    _sparse(tmp_path / "logs" / "a.jsonl", 300)
+    _sparse(tmp_path / "b.jsonl", 50)
+    assert forkserver.input_size([str(tmp_path / "logs"), str(tmp_path / "b.jsonl")], 10**9) == (350, True)
+    assert forkserver.input_size([str(tmp_path / "b.jsonl"), "-", str(tmp_path / "*.jsonl")], 10**9) == (50, False)
+    assert forkserver.input_size([str(tmp_path / "missing.jsonl")], 10**9) == (0, False)
+    assert forkserver.input_size([str(tmp_path / "logs"), str(tmp_path / "b.jsonl")], 100) == (300, True)
