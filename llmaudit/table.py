@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from llmaudit.ingest.coerce import EPOCH
 from llmaudit.ingest.records import Message, RequestRecord
 from llmaudit.redaction import SECRET_PATTERN
 from llmaudit.spill import mapped
@@ -444,7 +445,6 @@ class BuilderPart:
     copies: int
 
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)
 
 
