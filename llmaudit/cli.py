@@ -79,9 +79,9 @@ def analyze(
         from llmaudit.allocator import LARGE_INPUT_BYTES, choose_for_input
         from llmaudit.ingest.forkserver import input_size, start_early
 
-        size, known = input_size(inputs or (), LARGE_INPUT_BYTES)
+        size, known = input_size(inputs or (), LARGE_INPUT_BYTES)  # once, for both choices below
         choose_for_input(size if inputs and known else None)  # before polars loads, and the workers start
-        start_early(inputs or ())  # the reading workers' server loads while this process loads the analysis
+        start_early(size)  # the reading workers' server loads while this process loads the analysis
         from llmaudit.audit import run_audit  # the analysis itself is imported while the files are read
         from llmaudit.progress import ProgressBar
 

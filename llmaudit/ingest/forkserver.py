@@ -58,15 +58,15 @@ def main_can_be_reimported() -> bool:
         return False
 
 
-def start_early(specs: Iterable[str]) -> bool:
-    """Start the fork server now when the files and folders named in ``specs`` will be read in parallel.
+def start_early(size_bytes: int) -> bool:
+    """Start the fork server now when inputs of ``size_bytes`` (`input_size`) will be read in parallel.
 
     Only plain paths are sized (stdin and globs are not: their server starts when first needed).
     True when it was started. Never raises: a server that cannot start here starts, or fails
     with its reason, where the workers are needed.
     """
     try:
-        if not usable() or input_size(specs, PARALLEL_MIN_BYTES)[0] < PARALLEL_MIN_BYTES:
+        if not usable() or size_bytes < PARALLEL_MIN_BYTES:
             return False
         context()
         multiprocessing.forkserver.ensure_running()

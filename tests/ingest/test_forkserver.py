@@ -18,6 +18,11 @@ def starts(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return calls
 
 
+def _start(specs: list[str]) -> bool:
+    """`start_early` as the command line calls it, on the size of ``specs``."""
+    return forkserver.start_early(forkserver.input_size(specs, forkserver.PARALLEL_MIN_BYTES)[0])
+
+
 def _sparse(path: Path, size: int) -> Path:
     with path.open("wb") as handle:
         handle.truncate(size)
@@ -27,21 +32,21 @@ def _sparse(path: Path, size: int) -> Path:
 def test_a_big_file_or_folder_starts_the_server(tmp_path: Path, starts: list[int]) -> None:
     (tmp_path / "logs").mkdir()
     big = _sparse(tmp_path / "logs" / "big.jsonl", forkserver.PARALLEL_MIN_BYTES)
-    assert forkserver.start_early([str(big)]) and len(starts) == 1
-    assert forkserver.start_early([str(tmp_path / "logs")]) and len(starts) == 2
+    assert _start([str(big)]) and len(starts) == 1
+    assert _start([str(tmp_path / "logs")]) and len(starts) == 2
 
 
 def test_small_unknown_or_missing_inputs_do_not(tmp_path: Path, starts: list[int]) -> None:
     small = _sparse(tmp_path / "small.jsonl", forkserver.PARALLEL_MIN_BYTES - 1)
-    assert not forkserver.start_early([str(small)])
-    assert not forkserver.start_early(["-", str(tmp_path / "*.jsonl"), str(tmp_path / "missing.jsonl")])
-    assert not forkserver.start_early([])
+    assert not _start([str(small)])
+    assert not _start(["-", str(tmp_path / "*.jsonl"), str(tmp_path / "missing.jsonl")])
+    assert not _start([])
     assert starts == []
 
 
 def test_one_core_does_not(tmp_path: Path, starts: list[int], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(forkserver, "available_cores", lambda: 1)
-    assert not forkserver.start_early([str(_sparse(tmp_path / "big.jsonl", forkserver.PARALLEL_MIN_BYTES))])
+    assert not _start([str(_sparse(tmp_path / "big.jsonl", forkserver.PARALLEL_MIN_BYTES))])
     assert starts == []
 
 
@@ -51,7 +56,7 @@ def test_a_server_that_cannot_start_is_left_to_the_workers(tmp_path: Path, monke
 
     monkeypatch.setattr(multiprocessing.forkserver, "ensure_running", refuse)
     monkeypatch.setattr(forkserver, "available_cores", lambda: 2)
-    assert not forkserver.start_early([str(_sparse(tmp_path / "big.jsonl", forkserver.PARALLEL_MIN_BYTES))])
+    assert not _start([str(_sparse(tmp_path / "big.jsonl", forkserver.PARALLEL_MIN_BYTES))])
 
 
 def test_what_the_server_preloads_leaves_the_command_line_and_pyarrow_out() -> None:
